@@ -1,0 +1,343 @@
+"""The append-only, hash-chained audit log, its signed checkpoints, export and verification.
+
+Each event's body is the RFC 8785 canonical JSON of
+``{"v", "seq", "prev", "ts", "kind", "actor", "case_id", "data"}``; its hash is the
+SHA-256 of those bytes and the next event names it as ``prev``. The body is stored
+verbatim. :func:`append_event` must run inside the transaction of the change it records:
+it locks the single ``audit_head`` row, so appenders serialize on every database.
+
+The backend periodically signs a *checkpoint* (log size and head hash) with its own
+Ed25519 key. An export (:func:`export_lines`) is JSON Lines:
+
+1. ``{"type": "header", "format": "hitl-audit/1", "checkpoint_key": {...}}``
+2. ``{"type": "event", "seq": n, "hash": "<hex>", "body": "<canonical JSON text>"}``, n = 1..N
+3. ``{"type": "checkpoint", "envelope": <DSSE envelope>}`` covering exactly N events
+
+:func:`verify_export` checks all of it offline, including every decision's signature.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from store.canonical import canonical_json, json_digest, sha256_hex
+from store.contracts import DecisionPayload, Envelope, utcnow
+from store.signing import (
+    CHECKPOINT_PAYLOAD_TYPE,
+    DECISION_PAYLOAD_TYPE,
+    SignatureError,
+    key_id,
+    load_public_key,
+    public_key_b64,
+    sign_envelope,
+    verify_envelope,
+)
+from store.tables import AuditEvent, AuditHead, Checkpoint
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "GENESIS_HASH",
+    "AuditReport",
+    "AuditVerifyError",
+    "append_event",
+    "export_lines",
+    "sign_checkpoint",
+    "verify_export",
+]
+
+EXPORT_FORMAT = "hitl-audit/1"
+GENESIS_HASH = "0" * 64
+LOG_ID = "hitl-audit"
+
+KIND_KEY_ENROLLED = "supervisor.key_enrolled"
+KIND_DECISION = "decision.recorded"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def append_event(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    data: dict[str, Any],
+    case_id: int | None = None,
+    ts: datetime | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction (which commits or rolls back both)."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    ts = ts or utcnow()
+    seq = head.seq + 1
+    body = canonical_json(
+        {
+            "v": 1,
+            "seq": seq,
+            "prev": head.hash,
+            "ts": _iso(ts),
+            "kind": kind,
+            "actor": actor,
+            "case_id": case_id,
+            "data": data,
+        }
+    )
+    digest = sha256_hex(body)
+    event = AuditEvent(
+        seq=seq,
+        ts=ts,
+        kind=kind,
+        case_id=case_id,
+        actor=actor,
+        prev_hash=head.hash,
+        hash=digest,
+        body=body,
+    )
+    head.seq = seq
+    head.hash = digest
+    session.add(event)
+    session.add(head)
+    return event
+
+
+def sign_checkpoint(session: Session, *, signer: Ed25519PrivateKey) -> Checkpoint:
+    """Sign the current head (size and hash) and store the checkpoint."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    created = utcnow()
+    payload = canonical_json(
+        {"log": LOG_ID, "size": head.seq, "head": head.hash, "ts": _iso(created)}
+    )
+    envelope = sign_envelope(payload, CHECKPOINT_PAYLOAD_TYPE, signer)
+    checkpoint = Checkpoint(
+        size=head.seq,
+        head=head.hash,
+        created_at=created,
+        envelope=envelope.model_dump_json(),
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def export_lines(
+    session: Session, *, checkpoint: Checkpoint, checkpoint_key: Ed25519PublicKey
+) -> Iterator[str]:
+    """Yield the export, one JSON line each (no newline), up to ``checkpoint.size``."""
+    yield json.dumps(
+        {
+            "type": "header",
+            "format": EXPORT_FORMAT,
+            "checkpoint_key": {
+                "algorithm": "ed25519",
+                "keyid": key_id(checkpoint_key),
+                "public_key": public_key_b64(checkpoint_key),
+            },
+        }
+    )
+    query = (
+        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.body)
+        .where(col(AuditEvent.seq) <= checkpoint.size)
+        .order_by(col(AuditEvent.seq))
+        .execution_options(yield_per=2000)
+    )
+    for seq, digest, body in session.exec(query):
+        yield json.dumps(
+            {"type": "event", "seq": seq, "hash": digest, "body": bytes(body).decode("utf-8")}
+        )
+    yield json.dumps({"type": "checkpoint", "envelope": json.loads(checkpoint.envelope)})
+
+
+class AuditVerifyError(Exception):
+    """The export does not verify; ``line`` is 1-based (0 when the whole file is at fault)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}" if line else reason)
+        self.line = line
+        self.reason = reason
+
+
+@dataclass
+class AuditReport:
+    events: int = 0
+    decisions: int = 0
+    keys: int = 0
+    head: str = GENESIS_HASH
+    checkpoint_keyid: str = ""
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, line: int) -> Any:
+    value = obj.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise AuditVerifyError(line, f"field {name!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def verify_export(
+    lines: Iterable[str], *, trusted_checkpoint_key: str | None = None
+) -> AuditReport:
+    """Verify an export: the hash chain, the final signed checkpoint and every decision.
+
+    ``trusted_checkpoint_key`` (key id or base64 public key) pins the backend's key;
+    without it the key in the header is used, which proves integrity but not origin.
+    Raises :class:`AuditVerifyError` at the first fault.
+    """
+    report = AuditReport()
+    checkpoint_key: Ed25519PublicKey | None = None
+    signer_keys: dict[str, tuple[int, Ed25519PublicKey]] = {}
+    case_digests: dict[int, str] = {}
+    seen_checkpoint = False
+    n = 0
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            raise AuditVerifyError(n, "blank line")
+        if seen_checkpoint:
+            raise AuditVerifyError(n, "content after the final checkpoint")
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise AuditVerifyError(n, f"not JSON: {exc.msg}") from exc
+        if not isinstance(obj, dict):
+            raise AuditVerifyError(n, "a line must be a JSON object")
+        kind = obj.get("type")
+        if n == 1:
+            if kind != "header" or obj.get("format") != EXPORT_FORMAT:
+                raise AuditVerifyError(n, f"the first line must be a {EXPORT_FORMAT} header")
+            ck = obj.get("checkpoint_key")
+            if not isinstance(ck, dict):
+                raise AuditVerifyError(n, "header names no checkpoint_key")
+            try:
+                checkpoint_key = load_public_key(_field(ck, "public_key", str, n))
+            except SignatureError as exc:
+                raise AuditVerifyError(n, f"checkpoint key: {exc}") from exc
+            report.checkpoint_keyid = key_id(checkpoint_key)
+            if trusted_checkpoint_key and trusted_checkpoint_key not in (
+                report.checkpoint_keyid,
+                public_key_b64(checkpoint_key),
+            ):
+                raise AuditVerifyError(n, "checkpoint key is not the trusted one")
+            continue
+        if kind == "event":
+            _verify_event(obj, n, report, signer_keys, case_digests)
+        elif kind == "checkpoint":
+            assert checkpoint_key is not None
+            _verify_checkpoint(obj, n, report, checkpoint_key)
+            seen_checkpoint = True
+        else:
+            raise AuditVerifyError(n, f"unknown line type {kind!r}")
+    if n == 0:
+        raise AuditVerifyError(0, "the export is empty")
+    if not seen_checkpoint:
+        raise AuditVerifyError(0, "the export does not end with a signed checkpoint (truncated?)")
+    return report
+
+
+def _verify_event(
+    obj: dict[str, Any],
+    n: int,
+    report: AuditReport,
+    signer_keys: dict[str, tuple[int, Ed25519PublicKey]],
+    case_digests: dict[int, str],
+) -> None:
+    seq = _field(obj, "seq", int, n)
+    if seq != report.events + 1:
+        raise AuditVerifyError(n, f"sequence {seq} follows {report.events}: missing or reordered")
+    body_text = _field(obj, "body", str, n)
+    body = body_text.encode("utf-8")
+    if sha256_hex(body) != obj.get("hash"):
+        raise AuditVerifyError(n, f"event {seq}: body does not hash to the stated hash")
+    try:
+        event = json.loads(body_text)
+    except json.JSONDecodeError as exc:
+        raise AuditVerifyError(n, f"event {seq}: body is not JSON") from exc
+    if not isinstance(event, dict) or canonical_json(event) != body:
+        raise AuditVerifyError(n, f"event {seq}: body is not RFC 8785 canonical JSON")
+    if event.get("seq") != seq:
+        raise AuditVerifyError(n, f"event {seq}: body names sequence {event.get('seq')}")
+    if event.get("prev") != report.head:
+        raise AuditVerifyError(n, f"event {seq}: previous hash does not match event {seq - 1}")
+    ev_kind = event.get("kind")
+    data = event.get("data")
+    if not isinstance(ev_kind, str) or not isinstance(data, dict):
+        raise AuditVerifyError(n, f"event {seq}: kind or data missing")
+    case_id = event.get("case_id")
+    if isinstance(data.get("content_digest"), str) and isinstance(case_id, int):
+        content = data.get("content")
+        if content is not None and json_digest(content) != data["content_digest"]:
+            raise AuditVerifyError(n, f"event {seq}: case content does not match its digest")
+        case_digests[case_id] = data["content_digest"]
+    if ev_kind == KIND_KEY_ENROLLED:
+        try:
+            public = load_public_key(_field(data, "public_key", str, n))
+        except SignatureError as exc:
+            raise AuditVerifyError(n, f"event {seq}: {exc}") from exc
+        if key_id(public) != data.get("key_id"):
+            raise AuditVerifyError(n, f"event {seq}: key id does not match the public key")
+        signer_keys[key_id(public)] = (_field(data, "supervisor_id", int, n), public)
+        report.keys += 1
+    elif ev_kind == KIND_DECISION:
+        _verify_decision(data, case_id, seq, n, signer_keys, case_digests)
+        report.decisions += 1
+    report.kinds[ev_kind] = report.kinds.get(ev_kind, 0) + 1
+    report.events = seq
+    report.head = obj["hash"]
+
+
+def _verify_decision(
+    data: dict[str, Any],
+    case_id: Any,
+    seq: int,
+    n: int,
+    signer_keys: dict[str, tuple[int, Ed25519PublicKey]],
+    case_digests: dict[int, str],
+) -> None:
+    try:
+        envelope = Envelope.model_validate(data.get("envelope"))
+    except ValidationError as exc:
+        raise AuditVerifyError(n, f"event {seq}: decision envelope is malformed") from exc
+    trusted = {kid: pk for kid, (_sid, pk) in signer_keys.items()}
+    try:
+        payload_bytes = verify_envelope(envelope, trusted, payload_type=DECISION_PAYLOAD_TYPE)
+        payload = DecisionPayload.model_validate_json(payload_bytes)
+    except SignatureError as exc:
+        raise AuditVerifyError(n, f"event {seq}: decision signature: {exc}") from exc
+    except ValidationError as exc:
+        raise AuditVerifyError(n, f"event {seq}: decision payload is malformed") from exc
+    owner = signer_keys.get(payload.key_id)
+    if owner is None or owner[0] != payload.supervisor_id:
+        raise AuditVerifyError(n, f"event {seq}: key {payload.key_id} is not the supervisor's")
+    if payload.case_id != case_id:
+        raise AuditVerifyError(n, f"event {seq}: decision is for case {payload.case_id}")
+    if case_digests.get(payload.case_id) != payload.content_digest:
+        raise AuditVerifyError(
+            n, f"event {seq}: decision signs a content digest the log never showed"
+        )
+
+
+def _verify_checkpoint(
+    obj: dict[str, Any], n: int, report: AuditReport, checkpoint_key: Ed25519PublicKey
+) -> None:
+    try:
+        envelope = Envelope.model_validate(obj.get("envelope"))
+        payload = verify_envelope(
+            envelope,
+            {key_id(checkpoint_key): checkpoint_key},
+            payload_type=CHECKPOINT_PAYLOAD_TYPE,
+        )
+    except (ValidationError, SignatureError) as exc:
+        raise AuditVerifyError(n, f"checkpoint: {exc}") from exc
+    body = json.loads(payload)
+    if body.get("size") != report.events:
+        raise AuditVerifyError(
+            n, f"checkpoint covers {body.get('size')} events, the export has {report.events}"
+        )
+    if body.get("head") != report.head:
+        raise AuditVerifyError(n, "checkpoint head does not match the last event's hash")

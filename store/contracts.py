@@ -1,0 +1,328 @@
+"""Data contracts shared by the backend (``response_model``), the console (parsing) and agents.
+
+These pydantic models are the only shape the console and the backend agree on. Tables
+live in :mod:`store.tables`; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "SEVERITIES",
+    "SEVERITY_RANK",
+    "ActionSpec",
+    "AgentDecision",
+    "Alternative",
+    "Breadcrumb",
+    "CaseContent",
+    "CasePublic",
+    "CaseStatus",
+    "ClaimPublic",
+    "Confidence",
+    "ConfidenceFactor",
+    "DecisionAction",
+    "DecisionPayload",
+    "DecisionPublic",
+    "Envelope",
+    "EnvelopeSignature",
+    "EscalationCreate",
+    "EscalationStatus",
+    "EvidenceItem",
+    "KeyEnroll",
+    "KeyPublic",
+    "ModelInfo",
+    "PolicyRef",
+    "Problem",
+    "QueueItem",
+    "QueuePage",
+    "Severity",
+    "SupervisorMe",
+    "utcnow",
+]
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+#: Queue order: lower rank first.
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+
+CaseStatus = Literal["open", "decided"]
+DecisionAction = Literal["approve", "override", "reject"]
+
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=10_000)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ActionSpec(_Contract):
+    """An action an agent could take: a name and its arguments."""
+
+    name: ShortText
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Breadcrumb(_Contract):
+    """One step of the agent's reasoning or context-gathering."""
+
+    step: ShortText
+    detail: Text = ""
+
+
+class EvidenceItem(_Contract):
+    title: ShortText
+    content: Text = ""
+    source: ShortText = Field(description="Where the evidence came from: a URI, table or tool name")
+    policy_refs: list[ShortText] = Field(default_factory=list, max_length=20)
+
+
+class Alternative(_Contract):
+    action: ActionSpec
+    rationale: Text = ""
+
+
+class ConfidenceFactor(_Contract):
+    name: ShortText
+    score: Score
+    weight: Score = 1.0
+    detail: Text = ""
+
+
+class Confidence(_Contract):
+    reported: Score = Field(description="The model's own confidence")
+    calibrated: Score | None = Field(default=None, description="After calibration, if any")
+    interval: tuple[Score, Score] | None = Field(
+        default=None, description="A (low, high) interval for the calibrated score"
+    )
+    factors: list[ConfidenceFactor] = Field(default_factory=list, max_length=50)
+
+    @field_validator("interval")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError("interval must be (low, high) with low <= high")
+        return v
+
+    @property
+    def effective(self) -> float:
+        return self.calibrated if self.calibrated is not None else self.reported
+
+
+class ModelInfo(_Contract):
+    name: ShortText
+    version: ShortText
+    seed: int | None = None
+
+
+class PolicyRef(_Contract):
+    id: str
+    version: str
+    hash: str
+    rule: str
+
+
+class EscalationCreate(_Contract):
+    """What an agent submits to ``POST /v1/escalations``."""
+
+    idempotency_key: ShortText
+    domain: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    summary: Annotated[str, Field(min_length=1, max_length=500)]
+    proposed_action: ActionSpec
+    context: dict[str, Any] = Field(default_factory=dict)
+    reasoning: list[Breadcrumb] = Field(default_factory=list, max_length=100)
+    evidence: list[EvidenceItem] = Field(default_factory=list, max_length=50)
+    alternatives: list[Alternative] = Field(default_factory=list, max_length=9)
+    confidence: Confidence
+    model: ModelInfo
+    trace_id: Annotated[str, Field(max_length=64)] | None = None
+    risk_flags: list[ShortText] = Field(default_factory=list, max_length=20)
+    amount: float | None = Field(default=None, ge=0)
+    fallback_action: ActionSpec | None = Field(
+        default=None, description="A conservative action to take if nobody decides in time"
+    )
+
+
+class CaseContent(_Contract):
+    """Everything a supervisor is shown about a case; its digest is what a decision signs."""
+
+    id: int
+    agent: str
+    domain: str
+    group: str
+    summary: str
+    severity: Severity
+    due_at: AwareDatetime
+    created_at: AwareDatetime
+    proposed_action: ActionSpec
+    fallback_action: ActionSpec
+    context: dict[str, Any]
+    reasoning: list[Breadcrumb]
+    evidence: list[EvidenceItem]
+    alternatives: list[Alternative]
+    confidence: Confidence
+    model: ModelInfo
+    trace_id: str | None
+    risk_flags: list[str]
+    amount: float | None
+    policy: PolicyRef
+
+    def digest(self) -> str:
+        from store.canonical import json_digest
+
+        return json_digest(self.model_dump(mode="json"))
+
+
+class ClaimPublic(_Contract):
+    case_id: int
+    supervisor_id: int
+    supervisor: str
+    token: int = Field(description="Fencing token: grows with every new claim on the case")
+    expires_at: AwareDatetime
+
+
+class EnvelopeSignature(_Contract):
+    keyid: str
+    sig: str
+
+
+class Envelope(_Contract):
+    """A DSSE envelope (field names as the DSSE spec spells them)."""
+
+    payloadType: str
+    payload: str
+    signatures: list[EnvelopeSignature] = Field(min_length=1)
+
+
+class DecisionPayload(_Contract):
+    """The bytes a supervisor signs. Names exactly what was decided, about what, by whom."""
+
+    decision_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    case_id: int
+    content_digest: str
+    action: DecisionAction
+    alternative_index: int | None = Field(default=None, ge=0, le=8)
+    edited_args: dict[str, Any] | None = None
+    rationale: Text = ""
+    supervisor_id: int
+    key_id: str
+    signed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DecisionPayload:
+        if self.action == "override" and self.alternative_index is None:
+            raise ValueError("an override names the alternative it picks (alternative_index)")
+        if self.action != "override" and self.alternative_index is not None:
+            raise ValueError("only an override picks an alternative")
+        if self.action == "reject" and not self.rationale.strip():
+            raise ValueError("a rejection needs a rationale")
+        return self
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON: the exact bytes that get signed and stored."""
+        from store.canonical import canonical_json
+
+        return canonical_json(self.model_dump(mode="json"))
+
+
+class DecisionPublic(_Contract):
+    decision_id: str
+    case_id: int
+    action: DecisionAction
+    alternative_index: int | None
+    rationale: str
+    resolved_action: ActionSpec | None = Field(
+        description="What the agent should do now; null when the proposal is rejected"
+    )
+    supervisor_id: int
+    supervisor: str
+    key_id: str
+    decided_at: AwareDatetime
+    envelope: Envelope
+
+
+class CasePublic(CaseContent):
+    status: CaseStatus
+    content_digest: str
+    claim: ClaimPublic | None = None
+    decision: DecisionPublic | None = None
+
+
+class QueueItem(_Contract):
+    id: int
+    severity: Severity
+    domain: str
+    group: str
+    summary: str
+    due_at: AwareDatetime
+    created_at: AwareDatetime
+    confidence: float
+    claimed_by: str | None = None
+
+
+class QueuePage(_Contract):
+    items: list[QueueItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class AgentDecision(_Contract):
+    action: DecisionAction | Literal["fallback"]
+    resolved_action: ActionSpec | None
+    rationale: str
+    decided_by: str
+    decided_at: AwareDatetime
+
+
+class EscalationStatus(_Contract):
+    """What an agent sees of its escalation."""
+
+    id: int
+    idempotency_key: str
+    status: CaseStatus
+    severity: Severity
+    group: str
+    due_at: AwareDatetime
+    fallback_action: ActionSpec
+    decision: AgentDecision | None = None
+
+
+class KeyEnroll(_Contract):
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
+
+
+class KeyPublic(_Contract):
+    key_id: str
+    fingerprint: str
+    public_key: str
+    created_at: AwareDatetime
+
+
+class SupervisorMe(_Contract):
+    id: int
+    name: str
+    role: str
+    groups: list[str]
+    keys: list[KeyPublic]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,98 @@
+"""Engines and sessions. SQLite by default (a file under the user data dir), any
+SQLAlchemy URL through ``HITL_DATABASE_URL``.
+
+SQLite is opened in WAL mode with a busy timeout and foreign keys on. Write
+transactions use :func:`write_session`, which on SQLite starts with ``BEGIN IMMEDIATE``
+so that concurrent writers queue on the busy timeout instead of failing when a read
+transaction tries to upgrade to a write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+__all__ = ["database_url", "default_database_url", "make_engine", "read_session", "write_session"]
+
+APP_NAME = "hitl"
+_IMMEDIATE = "hitl_begin_immediate"
+
+
+def default_database_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir(APP_NAME))
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return f"sqlite:///{data_dir / 'hitl.db'}"
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("HITL_DATABASE_URL") or default_database_url()
+
+
+def sqlite_url_for(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    url = database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+        synchronous = os.environ.get("HITL_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("HITL_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(_IMMEDIATE):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+    else:
+        engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return engine
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction takes the write lock up front and commits on exit."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_IMMEDIATE: True})
+        with Session(bind=conn, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise

@@ -1,0 +1,178 @@
+"""SQLModel tables. Only classes here have ``table=True``; contracts live in :mod:`store.contracts`.
+
+Datetimes are aware UTC (SQLModel's ``UTCDateTime``: ``timestamptz`` on PostgreSQL, UTC
+text on SQLite). Nothing here is SQLite-only: the same schema runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Agent",
+    "AuditEvent",
+    "AuditHead",
+    "Case",
+    "Checkpoint",
+    "Claim",
+    "Decision",
+    "Supervisor",
+    "SupervisorKey",
+]
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+
+
+class Supervisor(SQLModel, table=True):
+    __tablename__ = "supervisors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=20, default="supervisor")
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime
+
+
+class SupervisorKey(SQLModel, table=True):
+    __tablename__ = "supervisor_keys"
+
+    key_id: str = Field(primary_key=True, max_length=64)
+    supervisor_id: int = Field(foreign_key="supervisors.id", index=True)
+    public_key: str = Field(max_length=64, description="base64 raw Ed25519 public key")
+    fingerprint: str = Field(max_length=80)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "idempotency_key", name="uq_cases_agent_idempotency"),
+        # The queue: open cases by severity, then time left (due_at), id breaks ties.
+        # Keyset pagination walks these indexes; each filter has its own.
+        Index("ix_cases_queue", "status", "severity_rank", "due_at", "id"),
+        Index("ix_cases_queue_group", "status", "group_name", "severity_rank", "due_at", "id"),
+        Index("ix_cases_queue_domain", "status", "domain", "severity_rank", "due_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agents.id", index=True)
+    idempotency_key: str = Field(max_length=200)
+    request_digest: str = Field(max_length=80)
+    status: str = Field(max_length=20, default="open")
+    severity: str = Field(max_length=10)
+    severity_rank: int
+    domain: str = Field(max_length=64)
+    group_name: str = Field(max_length=64)
+    summary: str = Field(max_length=500)
+    confidence: float
+    due_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    trace_id: str | None = Field(default=None, max_length=64, index=True)
+    model_name: str = Field(max_length=200)
+    model_version: str = Field(max_length=200)
+    model_seed: int | None = None
+    policy_id: str = Field(max_length=100)
+    policy_version: str = Field(max_length=100)
+    policy_hash: str = Field(max_length=80)
+    policy_rule: str = Field(max_length=100)
+    content_digest: str = Field(max_length=80)
+    # What the supervisor sees, as JSON documents.
+    proposed_action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    fallback_action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reasoning: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    alternatives: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    confidence_detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    risk_flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    amount: float | None = None
+    # The current claim, denormalized from ``claims`` for the queue page.
+    claimed_by_id: int | None = Field(default=None, foreign_key="supervisors.id")
+    claim_expires_at: datetime | None = None
+    claim_token: int = 0
+
+
+class Claim(SQLModel, table=True):
+    __tablename__ = "claims"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    supervisor_id: int = Field(foreign_key="supervisors.id")
+    token: int
+    claimed_at: datetime
+    expires_at: datetime
+    released_at: datetime | None = None
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+
+    id: str = Field(primary_key=True, max_length=64, description="the signed decision_id")
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    supervisor_id: int = Field(foreign_key="supervisors.id", index=True)
+    key_id: str = Field(foreign_key="supervisor_keys.key_id", max_length=64)
+    action: str = Field(max_length=20)
+    alternative_index: int | None = None
+    rationale: str = ""
+    resolved_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    payload_type: str = Field(max_length=100)
+    # The signed bytes, verbatim. Never re-serialized.
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: str = Field(max_length=200)
+    decided_at: datetime
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ts: datetime
+    kind: str = Field(max_length=50)
+    case_id: int | None = Field(default=None, index=True)
+    actor: str = Field(max_length=120)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    # Canonical JSON of the event, verbatim: its SHA-256 is ``hash``.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditHead(SQLModel, table=True):
+    """One row: the chain's head. Updating it serializes appenders on every database."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class Checkpoint(SQLModel, table=True):
+    __tablename__ = "audit_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    size: int
+    head: str = Field(max_length=64)
+    created_at: datetime
+    # The DSSE envelope as JSON text; its payload is base64 of the verbatim signed bytes.
+    envelope: str
