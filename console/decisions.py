@@ -1,0 +1,54 @@
+"""Build and sign a decision on the supervisor's machine.
+
+The console recomputes the content digest from what it received before signing, so a
+supervisor never signs a digest that does not match what the screen shows.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from console.errors import ConsoleError
+from store.contracts import CaseContent, CasePublic, DecisionAction, DecisionPayload, Envelope, utcnow
+from store.signing import DECISION_PAYLOAD_TYPE, key_id, sign_envelope
+
+__all__ = ["DigestMismatch", "build_decision", "sign_decision"]
+
+
+class DigestMismatch(ConsoleError):
+    """The case's content does not hash to the digest the backend sent."""
+
+
+def shown_digest(case: CasePublic) -> str:
+    content = CaseContent.model_validate(case.model_dump(include=set(CaseContent.model_fields)))
+    return content.digest()
+
+
+def build_decision(
+    case: CasePublic,
+    *,
+    action: DecisionAction,
+    supervisor_id: int,
+    key: Ed25519PrivateKey,
+    alternative_index: int | None = None,
+    rationale: str = "",
+) -> DecisionPayload:
+    digest = shown_digest(case)
+    if digest != case.content_digest:
+        raise DigestMismatch(
+            f"case {case.id} does not match its digest; reload it before deciding"
+        )
+    return DecisionPayload(
+        case_id=case.id,
+        content_digest=digest,
+        action=action,
+        alternative_index=alternative_index,
+        rationale=rationale,
+        supervisor_id=supervisor_id,
+        key_id=key_id(key.public_key()),
+        signed_at=utcnow(),
+    )
+
+
+def sign_decision(payload: DecisionPayload, key: Ed25519PrivateKey) -> Envelope:
+    return sign_envelope(payload.to_bytes(), DECISION_PAYLOAD_TYPE, key)
