@@ -1,0 +1,56 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from backend.problems import install_problem_handlers
+from backend.routes import audit, cases, escalations, health, me
+from backend.serverkey import load_or_create_server_key
+from backend.services.triage import BuiltinTriage, Triage
+from backend.settings import BackendSettings
+from backend.state import AppState, Clock
+from store.contracts import utcnow
+from store.db import make_engine
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: BackendSettings | None = None,
+    *,
+    clock: Clock = utcnow,
+    triage: Triage | None = None,
+) -> FastAPI:
+    """Build the app. The database must already be migrated (`hitl db upgrade`)."""
+    settings = settings or BackendSettings()
+    state = AppState(
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        server_key=load_or_create_server_key(settings.server_key),
+        clock=clock,
+        triage=triage or BuiltinTriage(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.notifier.bind(asyncio.get_running_loop())
+        yield
+        state.engine.dispose()
+
+    app = FastAPI(
+        title="hitl",
+        version=version("hitl-console"),
+        summary="Human-in-the-loop escalation service",
+        lifespan=lifespan,
+    )
+    app.state.hitl = state
+    install_problem_handlers(app)
+    for module in (health, escalations, cases, me, audit):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""One router per resource; routes are thin and call :mod:`backend.services`."""

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from starlette.concurrency import run_in_threadpool
+
+from backend.deps import CurrentSupervisor, StateDep
+from backend.services import cases as svc
+from store.contracts import (
+    CasePublic,
+    ClaimPublic,
+    DecisionPublic,
+    Envelope,
+    Problem,
+    QueuePage,
+    Severity,
+)
+
+router = APIRouter(prefix="/v1", tags=["supervisors"])
+
+
+@router.get("/queue", response_model=QueuePage, responses={400: {"model": Problem}})
+async def queue(
+    supervisor: CurrentSupervisor,
+    state: StateDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    severity: Severity | None = None,
+    domain: str | None = None,
+    group: str | None = None,
+) -> QueuePage:
+    """Open cases in your groups, most severe first, then least time left to the SLA."""
+    return await run_in_threadpool(
+        svc.get_queue,
+        state,
+        supervisor=supervisor,
+        limit=min(limit, state.settings.queue_page_max),
+        cursor=cursor,
+        severity=severity,
+        domain=domain,
+        group=group,
+    )
+
+
+@router.get("/cases/{case_id}", response_model=CasePublic, responses={404: {"model": Problem}})
+async def get_case(case_id: int, supervisor: CurrentSupervisor, state: StateDep) -> CasePublic:
+    return await run_in_threadpool(svc.get_case, state, supervisor=supervisor, case_id=case_id)
+
+
+@router.post(
+    "/cases/{case_id}/claim",
+    response_model=ClaimPublic,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def claim(case_id: int, supervisor: CurrentSupervisor, state: StateDep) -> ClaimPublic:
+    """Claim (or renew your claim on) a case so others see you are on it."""
+    return await run_in_threadpool(svc.claim_case, state, supervisor=supervisor, case_id=case_id)
+
+
+@router.post(
+    "/cases/{case_id}/decisions",
+    response_model=DecisionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+)
+async def decide(
+    case_id: int, envelope: Envelope, supervisor: CurrentSupervisor, state: StateDep
+) -> DecisionPublic:
+    """Record a signed decision (a DSSE envelope over a DecisionPayload)."""
+    return await run_in_threadpool(
+        svc.decide, state, supervisor=supervisor, case_id=case_id, envelope=envelope
+    )

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from backend.deps import CurrentSupervisor, StateDep
+from backend.services import keys as svc
+from store.contracts import KeyEnroll, KeyPublic, Problem, SupervisorMe
+
+router = APIRouter(prefix="/v1/me", tags=["supervisors"])
+
+
+@router.get("", response_model=SupervisorMe)
+async def me(supervisor: CurrentSupervisor, state: StateDep) -> SupervisorMe:
+    return await run_in_threadpool(svc.me, state, supervisor=supervisor)
+
+
+@router.post(
+    "/keys",
+    response_model=KeyPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": Problem}, 422: {"model": Problem}},
+)
+async def enroll(
+    body: KeyEnroll, supervisor: CurrentSupervisor, state: StateDep, response: Response
+) -> KeyPublic:
+    """Enroll an Ed25519 public key; the server pins its fingerprint."""
+    key, created = await run_in_threadpool(
+        svc.enroll_key, state, supervisor=supervisor, public_key=body.public_key
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return key

@@ -1,0 +1,1 @@
+"""Services hold the rules (triage, SLA, claims, signatures); routes stay thin."""

@@ -1,0 +1,348 @@
+"""Supervisor-side rules: who may see a case, claims, and signed decisions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from backend.problems import ProblemError
+from backend.state import AppState
+from store import audit
+from store.cases import QueueCursor, case_content, latest_decision, queue_page
+from store.contracts import (
+    ActionSpec,
+    CasePublic,
+    ClaimPublic,
+    DecisionPayload,
+    DecisionPublic,
+    Envelope,
+    EnvelopeSignature,
+    QueuePage,
+    Severity,
+)
+from store.db import read_session, write_session
+from store.signing import (
+    DECISION_PAYLOAD_TYPE,
+    SignatureError,
+    envelope_payload,
+    load_public_key,
+    verify_envelope,
+)
+from store.tables import Agent, Case, Claim, Decision, Supervisor, SupervisorKey
+
+__all__ = ["claim_case", "decide", "get_case", "get_queue", "visible_groups"]
+
+
+def visible_groups(supervisor: Supervisor) -> list[str] | None:
+    """None means every group (admins); otherwise the supervisor's own groups."""
+    return None if supervisor.role == "admin" else list(supervisor.groups)
+
+
+def _load_visible(session: Session, supervisor: Supervisor, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    groups = visible_groups(supervisor)
+    # Outside the supervisor's groups a case does not exist for them: 404, not 403.
+    if case is None or (groups is not None and case.group_name not in groups):
+        raise ProblemError(404, "Not found", f"no case {case_id} in your groups")
+    return case
+
+
+def get_queue(
+    state: AppState,
+    *,
+    supervisor: Supervisor,
+    limit: int,
+    cursor: str | None,
+    severity: Severity | None,
+    domain: str | None,
+    group: str | None,
+) -> QueuePage:
+    from store.cases import CursorError
+
+    try:
+        after = QueueCursor.decode(cursor) if cursor else None
+    except CursorError as exc:
+        raise ProblemError(400, "Invalid cursor", str(exc)) from exc
+    with read_session(state.engine) as session:
+        items, next_cursor = queue_page(
+            session=session,
+            limit=limit,
+            now=state.clock(),
+            after=after,
+            severity=severity,
+            domain=domain,
+            group=group,
+            groups=visible_groups(supervisor),
+        )
+    return QueuePage(items=items, next_cursor=next_cursor.encode() if next_cursor else None)
+
+
+def _claim_public(session: Session, case: Case, state: AppState) -> ClaimPublic | None:
+    if case.claimed_by_id is None or case.claim_expires_at is None:
+        return None
+    if case.claim_expires_at <= state.clock() or case.status != "open":
+        return None
+    holder = session.get(Supervisor, case.claimed_by_id)
+    assert case.id is not None
+    return ClaimPublic(
+        case_id=case.id,
+        supervisor_id=case.claimed_by_id,
+        supervisor=holder.name if holder else "?",
+        token=case.claim_token,
+        expires_at=case.claim_expires_at,
+    )
+
+
+def _decision_public(session: Session, row: Decision) -> DecisionPublic:
+    supervisor = session.get(Supervisor, row.supervisor_id)
+    return DecisionPublic(
+        decision_id=row.id,
+        case_id=row.case_id,
+        action=row.action,  # type: ignore[arg-type]
+        alternative_index=row.alternative_index,
+        rationale=row.rationale,
+        resolved_action=ActionSpec.model_validate(row.resolved_action)
+        if row.resolved_action is not None
+        else None,
+        supervisor_id=row.supervisor_id,
+        supervisor=supervisor.name if supervisor else "?",
+        key_id=row.key_id,
+        decided_at=row.decided_at,
+        envelope=Envelope(
+            payloadType=row.payload_type,
+            payload=base64.b64encode(row.payload).decode(),
+            signatures=[EnvelopeSignature(keyid=row.key_id, sig=row.signature)],
+        ),
+    )
+
+
+def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
+    assert case.id is not None
+    agent = session.get(Agent, case.agent_id)
+    content = case_content(case, agent_name=agent.name if agent else "?")
+    decision = latest_decision(session=session, case_id=case.id)
+    return CasePublic(
+        **content.model_dump(),
+        status=case.status,  # type: ignore[arg-type]
+        content_digest=case.content_digest,
+        claim=_claim_public(session, case, state),
+        decision=_decision_public(session, decision) if decision else None,
+    )
+
+
+def get_case(state: AppState, *, supervisor: Supervisor, case_id: int) -> CasePublic:
+    with read_session(state.engine) as session:
+        return _case_public(session, _load_visible(session, supervisor, case_id), state)
+
+
+def claim_case(state: AppState, *, supervisor: Supervisor, case_id: int) -> ClaimPublic:
+    now = state.clock()
+    with write_session(state.engine) as session:
+        case = _load_visible(session, supervisor, case_id)
+        if case.status != "open":
+            raise ProblemError(409, "Already decided", f"case {case_id} is {case.status}")
+        active = _claim_public(session, case, state)
+        if active is not None and active.supervisor_id != supervisor.id:
+            raise ProblemError(
+                409,
+                "Claimed by someone else",
+                f"{active.supervisor} holds case {case_id} until {active.expires_at:%H:%M:%S} UTC",
+                claimed_by=active.supervisor,
+                expires_at=active.expires_at.isoformat(),
+            )
+        assert supervisor.id is not None and case.id is not None
+        renew = active is not None
+        if not renew:
+            case.claim_token += 1
+        case.claimed_by_id = supervisor.id
+        case.claim_expires_at = now + timedelta(minutes=state.settings.claim_minutes)
+        case.updated_at = now
+        session.add(case)
+        session.add(
+            Claim(
+                case_id=case.id,
+                supervisor_id=supervisor.id,
+                token=case.claim_token,
+                claimed_at=now,
+                expires_at=case.claim_expires_at,
+            )
+        )
+        audit.append_event(
+            session,
+            kind="case.claim_renewed" if renew else "case.claimed",
+            actor=f"supervisor:{supervisor.name}",
+            case_id=case.id,
+            ts=now,
+            data={
+                "supervisor_id": supervisor.id,
+                "token": case.claim_token,
+                "expires_at": case.claim_expires_at.isoformat(),
+            },
+        )
+        return ClaimPublic(
+            case_id=case.id,
+            supervisor_id=supervisor.id,
+            supervisor=supervisor.name,
+            token=case.claim_token,
+            expires_at=case.claim_expires_at,
+        )
+
+
+def _verified_payload(
+    state: AppState, session: Session, supervisor: Supervisor, case_id: int, envelope: Envelope
+) -> tuple[DecisionPayload, bytes, SupervisorKey]:
+    """Check the signature against the supervisor's enrolled key before anything is written."""
+    if envelope.payloadType != DECISION_PAYLOAD_TYPE:
+        raise ProblemError(
+            422, "Wrong payload type", f"payloadType must be {DECISION_PAYLOAD_TYPE}"
+        )
+    try:
+        payload_bytes = envelope_payload(envelope)
+        payload = DecisionPayload.model_validate_json(payload_bytes)
+    except SignatureError as exc:
+        raise ProblemError(422, "Malformed envelope", str(exc)) from exc
+    except ValidationError as exc:
+        errs = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ProblemError(422, "Invalid decision payload", errs) from exc
+    if payload.case_id != case_id:
+        raise ProblemError(
+            422, "Wrong case", f"the signed payload is for case {payload.case_id}, not {case_id}"
+        )
+    if payload.supervisor_id != supervisor.id:
+        raise ProblemError(403, "Not your decision", "the payload names another supervisor")
+    key = session.get(SupervisorKey, payload.key_id)
+    if key is None or key.supervisor_id != supervisor.id or key.revoked_at is not None:
+        raise ProblemError(
+            422,
+            "Unknown signing key",
+            f"key {payload.key_id} is not enrolled for you; run `hitl enroll`",
+        )
+    if {s.keyid for s in envelope.signatures} != {key.key_id}:
+        raise ProblemError(
+            422,
+            "Signature key mismatch",
+            "the envelope must carry one signature by the payload's key_id",
+        )
+    try:
+        verify_envelope(
+            envelope,
+            {key.key_id: load_public_key(key.public_key)},
+            payload_type=DECISION_PAYLOAD_TYPE,
+        )
+    except SignatureError as exc:
+        raise ProblemError(422, "Bad signature", str(exc)) from exc
+    skew = abs((state.clock() - payload.signed_at).total_seconds())
+    if skew > state.settings.decision_max_skew_seconds:
+        raise ProblemError(
+            422,
+            "Stale signature",
+            f"signed_at is {int(skew)} s from server time; check the clock and sign again",
+        )
+    return payload, payload_bytes, key
+
+
+def decide(
+    state: AppState, *, supervisor: Supervisor, case_id: int, envelope: Envelope
+) -> DecisionPublic:
+    now = state.clock()
+    with write_session(state.engine) as session:
+        payload, payload_bytes, key = _verified_payload(
+            state, session, supervisor, case_id, envelope
+        )
+        case = _load_visible(session, supervisor, case_id)
+        assert case.id is not None and supervisor.id is not None
+        if case.status != "open":
+            done = latest_decision(session=session, case_id=case.id)
+            by = session.get(Supervisor, done.supervisor_id) if done else None
+            raise ProblemError(
+                409,
+                "Already decided",
+                f"case {case_id} was already decided"
+                + (
+                    f" ({done.action}) by {by.name if by else '?'} at "
+                    f"{done.decided_at:%H:%M:%S} UTC"
+                    if done
+                    else ""
+                ),
+                status_now=case.status,
+            )
+        if session.exec(select(Decision.id).where(Decision.id == payload.decision_id)).first():
+            raise ProblemError(
+                409, "Duplicate decision", f"decision {payload.decision_id} was already recorded"
+            )
+        active = _claim_public(session, case, state)
+        if active is not None and active.supervisor_id != supervisor.id:
+            raise ProblemError(
+                409,
+                "Claimed by someone else",
+                f"{active.supervisor} holds case {case_id}; it cannot be decided by you now",
+                claimed_by=active.supervisor,
+            )
+        if payload.content_digest != case.content_digest:
+            raise ProblemError(
+                409,
+                "Case changed",
+                f"case {case_id} changed since it was shown to you; reload it and decide again",
+                content_digest=case.content_digest,
+            )
+        resolved: ActionSpec | None
+        if payload.action == "approve":
+            resolved = ActionSpec.model_validate(case.proposed_action)
+        elif payload.action == "override":
+            assert payload.alternative_index is not None
+            if payload.alternative_index >= len(case.alternatives):
+                raise ProblemError(
+                    422,
+                    "No such alternative",
+                    f"case {case_id} has {len(case.alternatives)} alternatives; "
+                    f"index {payload.alternative_index} is out of range",
+                )
+            resolved = ActionSpec.model_validate(
+                case.alternatives[payload.alternative_index]["action"]
+            )
+        else:
+            resolved = None
+        row = Decision(
+            id=payload.decision_id,
+            case_id=case.id,
+            supervisor_id=supervisor.id,
+            key_id=key.key_id,
+            action=payload.action,
+            alternative_index=payload.alternative_index,
+            rationale=payload.rationale,
+            resolved_action=resolved.model_dump(mode="json") if resolved else None,
+            payload_type=envelope.payloadType,
+            payload=payload_bytes,
+            signature=envelope.signatures[0].sig,
+            decided_at=now,
+        )
+        session.add(row)
+        case.status = "decided"
+        case.claimed_by_id = None
+        case.claim_expires_at = None
+        case.updated_at = now
+        session.add(case)
+        audit.append_event(
+            session,
+            kind="decision.recorded",
+            actor=f"supervisor:{supervisor.name}",
+            case_id=case.id,
+            ts=now,
+            data={
+                "decision_id": row.id,
+                "action": row.action,
+                "supervisor_id": supervisor.id,
+                "key_id": key.key_id,
+                "envelope": json.loads(envelope.model_dump_json()),
+            },
+        )
+        session.flush()
+        public = _decision_public(session, row)
+    state.notifier.notify(case_id)
+    return public

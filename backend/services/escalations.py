@@ -1,0 +1,191 @@
+"""Agent-side rules: ingest with idempotency, the agent's view of a case, long-polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from backend.problems import ProblemError
+from backend.state import AppState
+from store import audit
+from store.canonical import json_digest
+from store.cases import case_by_idempotency_key, case_content, latest_decision
+from store.contracts import (
+    SEVERITY_RANK,
+    ActionSpec,
+    AgentDecision,
+    EscalationCreate,
+    EscalationStatus,
+)
+from store.db import read_session, write_session
+from store.tables import Agent, Case, Supervisor
+
+__all__ = ["escalation_status", "submit_escalation", "wait_for_decision"]
+
+
+def submit_escalation(
+    state: AppState, *, agent: Agent, escalation: EscalationCreate
+) -> tuple[EscalationStatus, bool]:
+    """Store a new case (or find the one with this idempotency key). Returns (status, created)."""
+    if agent.domains and escalation.domain not in agent.domains:
+        raise ProblemError(
+            403,
+            "Domain not allowed",
+            f"agent {agent.name!r} may escalate in {', '.join(agent.domains)}, "
+            f"not {escalation.domain!r}",
+        )
+    request_digest = json_digest(escalation.model_dump(mode="json"))
+    assert agent.id is not None
+    try:
+        with write_session(state.engine) as session:
+            existing = case_by_idempotency_key(
+                session=session, agent_id=agent.id, key=escalation.idempotency_key
+            )
+            if existing is not None:
+                return _replay(session, existing, request_digest), False
+            case = _create_case(
+                state, session, agent=agent, escalation=escalation, request_digest=request_digest
+            )
+            return _status(session, case), True
+    except IntegrityError:
+        # A concurrent request with the same key won the race (PostgreSQL); answer like a replay.
+        with read_session(state.engine) as session:
+            existing = case_by_idempotency_key(
+                session=session, agent_id=agent.id, key=escalation.idempotency_key
+            )
+            if existing is None:
+                raise
+            return _replay(session, existing, request_digest), False
+
+
+def _replay(session: Session, case: Case, request_digest: str) -> EscalationStatus:
+    if case.request_digest != request_digest:
+        raise ProblemError(
+            409,
+            "Idempotency key reused",
+            f"idempotency key {case.idempotency_key!r} was used for case {case.id} with a "
+            "different body; use a new key for a new escalation",
+            case_id=case.id,
+        )
+    return _status(session, case)
+
+
+def _create_case(
+    state: AppState,
+    session: Session,
+    *,
+    agent: Agent,
+    escalation: EscalationCreate,
+    request_digest: str,
+) -> Case:
+    outcome = state.triage.evaluate(escalation)
+    now = state.clock()
+    assert agent.id is not None
+    case = Case(
+        agent_id=agent.id,
+        idempotency_key=escalation.idempotency_key,
+        request_digest=request_digest,
+        status="open",
+        severity=outcome.severity,
+        severity_rank=SEVERITY_RANK[outcome.severity],
+        domain=escalation.domain,
+        group_name=outcome.group,
+        summary=escalation.summary,
+        confidence=escalation.confidence.effective,
+        due_at=now + outcome.sla,
+        created_at=now,
+        updated_at=now,
+        trace_id=escalation.trace_id,
+        model_name=escalation.model.name,
+        model_version=escalation.model.version,
+        model_seed=escalation.model.seed,
+        policy_id=outcome.policy.id,
+        policy_version=outcome.policy.version,
+        policy_hash=outcome.policy.hash,
+        policy_rule=outcome.policy.rule,
+        content_digest="",
+        proposed_action=escalation.proposed_action.model_dump(mode="json"),
+        fallback_action=outcome.fallback.model_dump(mode="json"),
+        context=escalation.context,
+        reasoning=[b.model_dump(mode="json") for b in escalation.reasoning],
+        evidence=[e.model_dump(mode="json") for e in escalation.evidence],
+        alternatives=[a.model_dump(mode="json") for a in escalation.alternatives],
+        confidence_detail=escalation.confidence.model_dump(mode="json"),
+        risk_flags=escalation.risk_flags,
+        amount=escalation.amount,
+    )
+    session.add(case)
+    session.flush()  # assigns the id, which is part of the content
+    content = case_content(case, agent_name=agent.name).model_dump(mode="json")
+    case.content_digest = json_digest(content)
+    assert case.id is not None
+    audit.append_event(
+        session,
+        kind="case.created",
+        actor=f"agent:{agent.name}",
+        case_id=case.id,
+        ts=now,
+        data={
+            "content": content,
+            "content_digest": case.content_digest,
+            "idempotency_key": case.idempotency_key,
+        },
+    )
+    return case
+
+
+def _status(session: Session, case: Case) -> EscalationStatus:
+    assert case.id is not None
+    decision = None
+    if case.status != "open":
+        row = latest_decision(session=session, case_id=case.id)
+        if row is not None:
+            supervisor = session.get(Supervisor, row.supervisor_id)
+            decision = AgentDecision(
+                action=row.action,  # type: ignore[arg-type]
+                resolved_action=ActionSpec.model_validate(row.resolved_action)
+                if row.resolved_action is not None
+                else None,
+                rationale=row.rationale,
+                decided_by=supervisor.name if supervisor else f"supervisor:{row.supervisor_id}",
+                decided_at=row.decided_at,
+            )
+    return EscalationStatus(
+        id=case.id,
+        idempotency_key=case.idempotency_key,
+        status=case.status,  # type: ignore[arg-type]
+        severity=case.severity,  # type: ignore[arg-type]
+        group=case.group_name,
+        due_at=case.due_at,
+        fallback_action=ActionSpec.model_validate(case.fallback_action),
+        decision=decision,
+    )
+
+
+def escalation_status(state: AppState, *, agent: Agent, case_id: int) -> EscalationStatus:
+    with read_session(state.engine) as session:
+        case = session.get(Case, case_id)
+        if case is None or case.agent_id != agent.id:
+            raise ProblemError(404, "Not found", f"you have no escalation {case_id}")
+        return _status(session, case)
+
+
+async def wait_for_decision(
+    state: AppState, *, agent: Agent, case_id: int, wait: float
+) -> EscalationStatus:
+    """Long-poll: return as soon as the case is decided, or after ``wait`` seconds."""
+    from starlette.concurrency import run_in_threadpool
+
+    wait = min(max(wait, 0.0), state.settings.max_wait_seconds)
+    deadline = time.monotonic() + wait
+    while True:
+        status = await run_in_threadpool(escalation_status, state, agent=agent, case_id=case_id)
+        remaining = deadline - time.monotonic()
+        if status.status != "open" or remaining <= 0:
+            return status
+        # Woken at once by a decision in this process; re-check every second for others.
+        await state.notifier.wait(case_id, min(1.0, remaining))
+        await asyncio.sleep(0)

@@ -1,0 +1,30 @@
+"""What the app holds for its lifetime: engine, server key, clock, triage, notifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.engine import Engine
+
+from backend.notify import DecisionNotifier
+from backend.principal_cache import PrincipalCache
+from backend.services.triage import Triage
+from backend.settings import BackendSettings
+
+__all__ = ["AppState", "Clock"]
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class AppState:
+    settings: BackendSettings
+    engine: Engine
+    server_key: Ed25519PrivateKey
+    clock: Clock
+    triage: Triage
+    notifier: DecisionNotifier = field(default_factory=DecisionNotifier)
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache())
