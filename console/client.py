@@ -36,7 +36,7 @@ from store.contracts import (
     SupervisorMe,
 )
 
-__all__ = ["HitlClient", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "HitlClient"]
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -114,7 +114,10 @@ class HitlClient:
     ) -> QueuePage:
         params: dict[str, str | int] = {"limit": limit}
         for key, value in (
-            ("cursor", cursor), ("severity", severity), ("domain", domain), ("group", group)
+            ("cursor", cursor),
+            ("severity", severity),
+            ("domain", domain),
+            ("group", group),
         ):
             if value:
                 params[key] = value

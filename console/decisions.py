@@ -6,10 +6,19 @@ supervisor never signs a digest that does not match what the screen shows.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console.errors import ConsoleError
-from store.contracts import CaseContent, CasePublic, DecisionAction, DecisionPayload, Envelope, utcnow
+from store.contracts import (
+    CaseContent,
+    CasePublic,
+    DecisionAction,
+    DecisionPayload,
+    Envelope,
+    utcnow,
+)
 from store.signing import DECISION_PAYLOAD_TYPE, key_id, sign_envelope
 
 __all__ = ["DigestMismatch", "build_decision", "sign_decision"]
@@ -32,12 +41,11 @@ def build_decision(
     key: Ed25519PrivateKey,
     alternative_index: int | None = None,
     rationale: str = "",
+    signed_at: datetime | None = None,
 ) -> DecisionPayload:
     digest = shown_digest(case)
     if digest != case.content_digest:
-        raise DigestMismatch(
-            f"case {case.id} does not match its digest; reload it before deciding"
-        )
+        raise DigestMismatch(f"case {case.id} does not match its digest; reload it before deciding")
     return DecisionPayload(
         case_id=case.id,
         content_digest=digest,
@@ -46,7 +54,7 @@ def build_decision(
         rationale=rationale,
         supervisor_id=supervisor_id,
         key_id=key_id(key.public_key()),
-        signed_at=utcnow(),
+        signed_at=signed_at or utcnow(),
     )
 
 

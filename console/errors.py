@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ConsoleError",
-    "BackendUnreachable",
     "ApiError",
     "AuthError",
-    "NotFound",
+    "BackendUnreachable",
     "Conflict",
+    "ConsoleError",
     "InvalidRequest",
     "KeyStoreError",
+    "NotFound",
 ]
 
 
