@@ -135,7 +135,18 @@ def _queue_rows(
     if domain is not None:
         query = query.where(Case.domain == domain)
     if severity is not None:
-        query = query.where(Case.severity_rank == SEVERITY_RANK[severity])
+        # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
+        rank = SEVERITY_RANK[severity]
+        query = query.where(Case.severity_rank == rank)
+        if after is not None:
+            if after.severity_rank > rank:
+                return []
+            if after.severity_rank == rank:
+                query = query.where(
+                    tuple_(col(Case.due_at), col(Case.id)) > tuple_(after.due_at, after.id)
+                )
+        query = query.order_by(col(Case.due_at), col(Case.id)).limit(limit)
+        return list(session.exec(query))
     if after is not None:
         query = query.where(
             tuple_(col(Case.severity_rank), col(Case.due_at), col(Case.id))

@@ -278,3 +278,20 @@ async def test_enroll_garbage_key_says_what_is_wrong(backend_env) -> None:
     with pytest.raises(InvalidRequest) as err:
         await backend_env.client().enroll_key(base64.b64encode(b"short").decode())
     assert "32 bytes" in err.value.detail
+
+
+async def test_queue_severity_filter_pages_through_its_cases(backend_env) -> None:
+    """Paging a single-severity view visits each of its cases once, soonest due first."""
+    for esc in sample_escalations(40):
+        backend_env.submit(esc)
+        backend_env.clock.advance(3)
+    client = backend_env.client()
+    sev = (await client.queue(limit=1)).items[0].severity
+    seen, cursor = [], None
+    while True:
+        page = await client.queue(limit=3, cursor=cursor, severity=sev)
+        seen.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            break
+    assert [i.id for i in seen] == [i.id for i in (await client.queue(severity=sev)).items]
+    assert [i.due_at for i in seen] == sorted(i.due_at for i in seen)
