@@ -129,7 +129,7 @@ def _queue_rows(
     domain: str | None,
     group: str | None,
 ) -> list[Any]:
-    query = select(*_QUEUE_COLUMNS).where(Case.status == "open")
+    query = select(*_QUEUE_COLUMNS).where(Case.status == "open")  # type: ignore[call-overload]
     if group is not None:
         query = query.where(Case.group_name == group)
     if domain is not None:
