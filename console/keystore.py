@@ -102,17 +102,19 @@ def _backend_name(kr: Any) -> str:
 
 def _not_real_reason(kr: Any) -> str | None:
     """Why ``kr`` is not a real OS keyring, or None when it is one."""
+    from keyring.backends import chainer, fail, null
+
     module = type(kr).__module__
-    if module == "keyring.backends.fail":
+    if module.split(".")[0] == "keyrings":
+        return f"{type(kr).__name__} from {module} keeps secrets in a file, not in an OS keyring"
+    if isinstance(kr, fail.Keyring):
         return (
             "keyring found no backend (no Secret Service on D-Bus, no KWallet, "
             "no macOS or Windows keychain); typical of a headless SSH session"
         )
-    if module == "keyring.backends.null":
+    if isinstance(kr, null.Keyring):
         return "keyring is switched off (null backend): it stores nothing"
-    if module.startswith("keyrings.alt") or module.startswith("keyrings."):
-        return f"{type(kr).__name__} from {module} keeps secrets in a file, not in an OS keyring"
-    if module == "keyring.backends.chainer":
+    if isinstance(kr, chainer.ChainerBackend):
         chained = list(kr.backends)
         if not chained:
             return "keyring's chainer has no backend to chain (no OS keyring found)"
@@ -124,7 +126,9 @@ def _not_real_reason(kr: Any) -> str | None:
 
 def _real_backend(kr: Any) -> Any:
     """The backend secrets are written to: a chainer's first (highest priority) backend."""
-    if type(kr).__module__ == "keyring.backends.chainer":
+    from keyring.backends import chainer
+
+    if isinstance(kr, chainer.ChainerBackend):
         return next(iter(kr.backends))
     return kr
 
