@@ -30,6 +30,7 @@ from backend.settings import BackendSettings
 from backend.state import AppState
 from console.client import HitlClient
 from store.contracts import EscalationCreate, EscalationStatus
+from store.db import read_session
 from store.migrate import upgrade
 from store.tables import Agent
 
@@ -81,13 +82,9 @@ class BackendEnv:
 
     def submit(self, escalation: EscalationCreate) -> EscalationStatus:
         """Store a case as the agent would, without HTTP (fast set-up)."""
-        with self.state.engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT name, domains FROM agents WHERE id = ?", (self.agent_id,)
-            ).one()
-        agent = Agent(
-            id=self.agent_id, name=row[0], token_hash="", domains=json.loads(row[1]), created_at=T0
-        )
+        with read_session(self.state.engine) as session:
+            agent = session.get(Agent, self.agent_id)
+        assert agent is not None
         status, _ = submit_escalation(self.state, agent=agent, escalation=escalation)
         return status
 

@@ -42,8 +42,12 @@ def visible_groups(supervisor: Supervisor) -> list[str] | None:
     return None if supervisor.role == "admin" else list(supervisor.groups)
 
 
-def _load_visible(session: Session, supervisor: Supervisor, case_id: int) -> Case:
-    case = session.get(Case, case_id)
+def _load_visible(
+    session: Session, supervisor: Supervisor, case_id: int, *, for_update: bool = False
+) -> Case:
+    # In write paths the row is locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serializes writers), so two decisions cannot both see "open".
+    case = session.get(Case, case_id, with_for_update=for_update)
     groups = visible_groups(supervisor)
     # Outside the supervisor's groups a case does not exist for them: 404, not 403.
     if case is None or (groups is not None and case.group_name not in groups):
@@ -142,7 +146,7 @@ def get_case(state: AppState, *, supervisor: Supervisor, case_id: int) -> CasePu
 def claim_case(state: AppState, *, supervisor: Supervisor, case_id: int) -> ClaimPublic:
     now = state.clock()
     with write_session(state.engine) as session:
-        case = _load_visible(session, supervisor, case_id)
+        case = _load_visible(session, supervisor, case_id, for_update=True)
         if case.status != "open":
             raise ProblemError(409, "Already decided", f"case {case_id} is {case.status}")
         active = _claim_public(session, case, state)
@@ -255,7 +259,7 @@ def decide(
         payload, payload_bytes, key = _verified_payload(
             state, session, supervisor, case_id, envelope
         )
-        case = _load_visible(session, supervisor, case_id)
+        case = _load_visible(session, supervisor, case_id, for_update=True)
         assert case.id is not None and supervisor.id is not None
         if case.status != "open":
             done = latest_decision(session=session, case_id=case.id)
