@@ -84,7 +84,7 @@ def _payments(rng: random.Random, i: int) -> dict[str, Any]:
     reason, story = rng.choice(_REFUND_REASONS)
     currency = rng.choice(_CURRENCIES)
     amount = round(
-        rng.choice((19.99, 42.5, 89.0, 129.95, 249.0, 640.0, 1249.0, 3890.0))
+        rng.choice((19.99, 42.5, 89.0, 129.95, 249.0, 640.0, 1249.0, 3890.0, 12480.0))
         * rng.uniform(0.8, 1.2),
         2,
     )
@@ -229,7 +229,7 @@ def _moderation(rng: random.Random, i: int) -> dict[str, Any]:
     toxicity = _score(rng, 0.4, 0.99)
     flags = []
     if category == "self_harm":
-        flags.append("self_harm_signal")
+        flags += ["self_harm_signal", "safety"]
     if rng.random() < 0.25:
         flags.append("public_figure")
     if rng.random() < 0.3:
@@ -376,7 +376,7 @@ def _pipeline(rng: random.Random, i: int) -> dict[str, Any]:
     if downstream >= 7:
         flags.append("downstream_dashboards")
     if table == "warehouse.invoices":
-        flags.append("finance_reporting")
+        flags += ["finance_reporting", "legal"]
     if kind == "schema_drift":
         flags.append("schema_drift")
     if rng.random() < 0.2:

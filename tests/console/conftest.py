@@ -1,0 +1,120 @@
+"""Console fixtures on top of ``backend_env``: a seeded backend and a ready-to-run app.
+
+Everything runs in-process (``httpx.ASGITransport``) at the frozen time ``T0`` with a
+fixed signing key, so Pilot tests and snapshots are deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from console.app import HitlApp
+from console.config import ConsoleSettings
+from store.contracts import CasePublic, QueueItem, QueuePage, SupervisorMe
+from store.samples import sample_escalations
+from store.signing import public_key_b64
+from tests.conftest import BackendEnv
+
+
+def fixed_key(label: str = "alice") -> Ed25519PrivateKey:
+    """The same Ed25519 key on every run (never a real key)."""
+    return Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(f"hitl-test:{label}".encode()).digest()
+    )
+
+
+@dataclass
+class ConsoleEnv:
+    """A backend seeded with sample escalations and an enrolled supervisor key."""
+
+    backend: BackendEnv
+    key: Ed25519PrivateKey
+    me: SupervisorMe
+    http: TestClient
+    _apps: list[HitlApp] = field(default_factory=list)
+
+    def app(self, *, page_size: int = 50, demo: bool = False) -> HitlApp:
+        app = HitlApp(
+            ConsoleSettings(url="http://hitl.test", demo=demo),
+            client=self.backend.client(),
+            me=self.me,
+            key=self.key,
+            clock=self.backend.clock,
+            page_size=page_size,
+        )
+        self._apps.append(app)
+        return app
+
+    def _get(self, path: str, token: str | None = None) -> dict[str, object]:
+        token = token or self.backend.supervisor_token
+        response = self.http.get(path, headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        data: dict[str, object] = response.json()
+        return data
+
+    def case(self, case_id: int) -> CasePublic:
+        """The case as the backend has it now (sync, for assertions)."""
+        return CasePublic.model_validate(self._get(f"/v1/cases/{case_id}"))
+
+    def queue(self) -> list[QueueItem]:
+        return QueuePage.model_validate(self._get("/v1/queue?limit=200")).items
+
+    def claim_as(self, token: str, case_id: int) -> None:
+        response = self.http.post(
+            f"/v1/cases/{case_id}/claim", headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+
+
+def make_console_env(
+    backend_env: BackendEnv, cases: int, *, every: float = 30, then: float = 0
+) -> ConsoleEnv:
+    """Submit ``cases`` samples ``every`` seconds apart, then let ``then`` seconds pass.
+
+    Cases created at different times give the queue a realistic mix of SLA time left.
+    """
+    for escalation in sample_escalations(cases):
+        backend_env.submit(escalation)
+        backend_env.clock.advance(every)
+    backend_env.clock.advance(then)
+    http = TestClient(backend_env.app)
+    key = fixed_key()
+    auth = {"Authorization": f"Bearer {backend_env.supervisor_token}"}
+    response = http.post(
+        "/v1/me/keys", headers=auth, json={"public_key": public_key_b64(key.public_key())}
+    )
+    response.raise_for_status()
+    me = SupervisorMe.model_validate(http.get("/v1/me", headers=auth).json())
+    return ConsoleEnv(backend_env, key, me, http)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_console_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No user config, keyring or color settings leak into the console under test."""
+    monkeypatch.setenv("HITL_CONFIG", str(tmp_path_factory.mktemp("cfg") / "absent.toml"))
+    for name in ("HITL_URL", "HITL_TOKEN", "HITL_DEMO", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def console_env(backend_env: BackendEnv) -> Iterator[ConsoleEnv]:
+    """12 sample cases: enough for every screen, fast to seed."""
+    env = make_console_env(backend_env, 12)
+    yield env
+    env.http.close()
+
+
+@pytest.fixture
+def demo_env(backend_env: BackendEnv) -> Iterator[ConsoleEnv]:
+    """The 40 cases ``hitl demo`` seeds."""
+    env = make_console_env(backend_env, 40, then=300)
+    yield env
+    env.http.close()
