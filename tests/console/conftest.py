@@ -6,16 +6,26 @@ fixed signing key, so Pilot tests and snapshots are deterministic.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from rich.console import Console
+from textual.app import App
+from textual.pilot import Pilot
 
 from console.app import HitlApp
+from console.client import HitlClient
 from console.config import ConsoleSettings
+from console.screens.case import CaseScreen
+from console.widgets.queue_table import QueueTable
 from store.contracts import CasePublic, QueueItem, QueuePage, SupervisorMe
 from store.samples import sample_escalations
 from store.signing import public_key_b64
@@ -39,10 +49,17 @@ class ConsoleEnv:
     http: TestClient
     _apps: list[HitlApp] = field(default_factory=list)
 
-    def app(self, *, page_size: int = 50, demo: bool = False) -> HitlApp:
+    def app(
+        self, *, page_size: int = 50, demo: bool = False, flaky: FlakyTransport | None = None
+    ) -> HitlApp:
+        """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport."""
+        if flaky is None:
+            client = self.backend.client()
+        else:
+            client = HitlClient("http://hitl.test", self.backend.supervisor_token, transport=flaky)
         app = HitlApp(
             ConsoleSettings(url="http://hitl.test", demo=demo),
-            client=self.backend.client(),
+            client=client,
             me=self.me,
             key=self.key,
             clock=self.backend.clock,
@@ -64,6 +81,9 @@ class ConsoleEnv:
 
     def queue(self) -> list[QueueItem]:
         return QueuePage.model_validate(self._get("/v1/queue?limit=200")).items
+
+    def flaky(self) -> FlakyTransport:
+        return FlakyTransport(httpx.ASGITransport(app=self.backend.app))
 
     def claim_as(self, token: str, case_id: int) -> None:
         response = self.http.post(
@@ -118,3 +138,80 @@ def demo_env(backend_env: BackendEnv) -> Iterator[ConsoleEnv]:
     env = make_console_env(backend_env, 40, then=300)
     yield env
     env.http.close()
+
+
+# -- helpers for Pilot tests -------------------------------------------------------------
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], within: float = 5) -> None:
+    """Let the app run until ``predicate()`` is true (workers answer asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        await pilot.pause(0.02)
+
+
+async def loaded_queue(pilot: Pilot[Any]) -> QueueTable:
+    """The queue table once its first page is in."""
+    table = pilot.app.screen.query_one(QueueTable)
+    await wait_until(pilot, lambda: table.row_count > 0)
+    return table
+
+
+async def open_case(pilot: Pilot[Any], row: int = 0) -> CaseScreen:
+    """Open the case on ``row`` of the queue and wait until it is shown."""
+    table = await loaded_queue(pilot)
+    table.move_cursor(row=row)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, CaseScreen)
+    await wait_until(pilot, lambda: screen.case is not None)
+    await pilot.pause()
+    return screen
+
+
+def screen_text(app: App[Any]) -> str:
+    """What the terminal shows right now, as plain text (the screen and any dialog on it)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+@dataclass(frozen=True)
+class Notice:
+    title: str
+    message: str
+    severity: str
+
+
+def record_notifications(app: App[Any]) -> list[Notice]:
+    """Every ``notify`` the app shows from now on (toasts are not kept in test mode)."""
+    seen: list[Notice] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: Any = "information", **kw: Any) -> None:
+        seen.append(Notice(title, str(message), str(severity)))
+        original(message, title=title, severity=severity, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+class FlakyTransport(httpx.AsyncBaseTransport):
+    """Passes requests to the backend, except the ones ``fail`` picks: those cannot connect."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.fail: Callable[[httpx.Request], bool] = lambda request: False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.fail(request):
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
