@@ -28,12 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from store.canonical import canonical_json, json_digest, sha256_hex
+from store.canonical import canonical_json, parse_json, sha256_hex
 from store.contracts import DecisionPayload, Envelope, utcnow
 from store.signing import (
     CHECKPOINT_PAYLOAD_TYPE,
     DECISION_PAYLOAD_TYPE,
     SignatureError,
+    envelope_payload,
     key_id,
     load_public_key,
     public_key_b64,
@@ -181,6 +182,22 @@ def _field(obj: dict[str, Any], name: str, kind: type, line: int) -> Any:
     return value
 
 
+def _members(obj: dict[str, Any], expected: frozenset[str], line: int, what: str) -> None:
+    """An export line holds exactly the members its format names: nothing unsigned rides along."""
+    extra = sorted(obj.keys() - expected)
+    missing = sorted(expected - obj.keys())
+    if extra:
+        raise AuditVerifyError(line, f"{what}: unexpected {', '.join(extra)}")
+    if missing:
+        raise AuditVerifyError(line, f"{what}: missing {', '.join(missing)}")
+
+
+_HEADER_MEMBERS = frozenset({"type", "format", "checkpoint_key"})
+_KEY_MEMBERS = frozenset({"algorithm", "keyid", "public_key"})
+_EVENT_MEMBERS = frozenset({"type", "seq", "hash", "body"})
+_CHECKPOINT_MEMBERS = frozenset({"type", "envelope"})
+
+
 def verify_export(
     lines: Iterable[str], *, trusted_checkpoint_key: str | None = None
 ) -> AuditReport:
@@ -191,9 +208,8 @@ def verify_export(
     Raises :class:`AuditVerifyError` at the first fault.
     """
     report = AuditReport()
+    state = _ChainState()
     checkpoint_key: Ed25519PublicKey | None = None
-    signer_keys: dict[str, tuple[int, Ed25519PublicKey]] = {}
-    case_digests: dict[int, str] = {}
     seen_checkpoint = False
     n = 0
     for n, raw in enumerate(lines, start=1):
@@ -202,31 +218,20 @@ def verify_export(
         if seen_checkpoint:
             raise AuditVerifyError(n, "content after the final checkpoint")
         try:
-            obj = json.loads(raw)
+            obj = parse_json(raw)
         except json.JSONDecodeError as exc:
             raise AuditVerifyError(n, f"not JSON: {exc.msg}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise AuditVerifyError(n, f"not I-JSON: {exc}") from exc
         if not isinstance(obj, dict):
             raise AuditVerifyError(n, "a line must be a JSON object")
         kind = obj.get("type")
         if n == 1:
-            if kind != "header" or obj.get("format") != EXPORT_FORMAT:
-                raise AuditVerifyError(n, f"the first line must be a {EXPORT_FORMAT} header")
-            ck = obj.get("checkpoint_key")
-            if not isinstance(ck, dict):
-                raise AuditVerifyError(n, "header names no checkpoint_key")
-            try:
-                checkpoint_key = load_public_key(_field(ck, "public_key", str, n))
-            except SignatureError as exc:
-                raise AuditVerifyError(n, f"checkpoint key: {exc}") from exc
+            checkpoint_key = _verify_header(obj, n, trusted_checkpoint_key)
             report.checkpoint_keyid = key_id(checkpoint_key)
-            if trusted_checkpoint_key and trusted_checkpoint_key not in (
-                report.checkpoint_keyid,
-                public_key_b64(checkpoint_key),
-            ):
-                raise AuditVerifyError(n, "checkpoint key is not the trusted one")
             continue
         if kind == "event":
-            _verify_event(obj, n, report, signer_keys, case_digests)
+            _verify_event(obj, n, report, state)
         elif kind == "checkpoint":
             assert checkpoint_key is not None
             _verify_checkpoint(obj, n, report, checkpoint_key)
@@ -240,25 +245,62 @@ def verify_export(
     return report
 
 
-def _verify_event(
-    obj: dict[str, Any],
-    n: int,
-    report: AuditReport,
-    signer_keys: dict[str, tuple[int, Ed25519PublicKey]],
-    case_digests: dict[int, str],
-) -> None:
+@dataclass
+class _ChainState:
+    """What the verifier has learned from the events so far."""
+
+    #: key id -> (supervisor id, public key), from ``supervisor.key_enrolled`` events
+    signer_keys: dict[str, tuple[int, Ed25519PublicKey]] = field(default_factory=dict)
+    #: case id -> digest of the case's latest content, as the log carried it
+    case_digests: dict[int, str] = field(default_factory=dict)
+    decision_ids: set[str] = field(default_factory=set)
+
+
+def _verify_header(obj: dict[str, Any], n: int, trusted: str | None) -> Ed25519PublicKey:
+    if obj.get("type") != "header" or obj.get("format") != EXPORT_FORMAT:
+        raise AuditVerifyError(n, f"the first line must be a {EXPORT_FORMAT} header")
+    ck = obj.get("checkpoint_key")
+    if not isinstance(ck, dict):
+        raise AuditVerifyError(n, "header names no checkpoint_key")
+    _members(obj, _HEADER_MEMBERS, n, "header")
+    _members(ck, _KEY_MEMBERS, n, "checkpoint key")
+    if ck.get("algorithm") != "ed25519":
+        raise AuditVerifyError(n, "checkpoint key: algorithm must be ed25519")
+    try:
+        public = load_public_key(_field(ck, "public_key", str, n))
+    except SignatureError as exc:
+        raise AuditVerifyError(n, f"checkpoint key: {exc}") from exc
+    if ck.get("keyid") != key_id(public):
+        raise AuditVerifyError(n, "checkpoint key: keyid does not match the public key")
+    if trusted and trusted not in (key_id(public), public_key_b64(public)):
+        raise AuditVerifyError(n, "checkpoint key is not the trusted one")
+    return public
+
+
+def _canonical_or_none(value: Any) -> bytes | None:
+    try:
+        return canonical_json(value)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _verify_event(obj: dict[str, Any], n: int, report: AuditReport, state: _ChainState) -> None:
+    _members(obj, _EVENT_MEMBERS, n, "event line")
     seq = _field(obj, "seq", int, n)
     if seq != report.events + 1:
         raise AuditVerifyError(n, f"sequence {seq} follows {report.events}: missing or reordered")
     body_text = _field(obj, "body", str, n)
-    body = body_text.encode("utf-8")
+    try:
+        body = body_text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AuditVerifyError(n, f"event {seq}: body is not valid Unicode") from exc
     if sha256_hex(body) != obj.get("hash"):
         raise AuditVerifyError(n, f"event {seq}: body does not hash to the stated hash")
     try:
-        event = json.loads(body_text)
-    except json.JSONDecodeError as exc:
+        event = parse_json(body_text)
+    except (ValueError, RecursionError) as exc:
         raise AuditVerifyError(n, f"event {seq}: body is not JSON") from exc
-    if not isinstance(event, dict) or canonical_json(event) != body:
+    if not isinstance(event, dict) or _canonical_or_none(event) != body:
         raise AuditVerifyError(n, f"event {seq}: body is not RFC 8785 canonical JSON")
     if event.get("seq") != seq:
         raise AuditVerifyError(n, f"event {seq}: body names sequence {event.get('seq')}")
@@ -269,62 +311,96 @@ def _verify_event(
     if not isinstance(ev_kind, str) or not isinstance(data, dict):
         raise AuditVerifyError(n, f"event {seq}: kind or data missing")
     case_id = event.get("case_id")
-    if isinstance(data.get("content_digest"), str) and isinstance(case_id, int):
-        content = data.get("content")
-        if content is not None and json_digest(content) != data["content_digest"]:
+    if "content" in data and isinstance(case_id, int):
+        # Only content the log actually carries counts as shown; a bare digest proves nothing.
+        content_bytes = _canonical_or_none(data["content"])
+        if content_bytes is None or "sha256:" + sha256_hex(content_bytes) != data.get(
+            "content_digest"
+        ):
             raise AuditVerifyError(n, f"event {seq}: case content does not match its digest")
-        case_digests[case_id] = data["content_digest"]
+        state.case_digests[case_id] = data["content_digest"]
     if ev_kind == KIND_KEY_ENROLLED:
-        try:
-            public = load_public_key(_field(data, "public_key", str, n))
-        except SignatureError as exc:
-            raise AuditVerifyError(n, f"event {seq}: {exc}") from exc
-        if key_id(public) != data.get("key_id"):
-            raise AuditVerifyError(n, f"event {seq}: key id does not match the public key")
-        signer_keys[key_id(public)] = (_field(data, "supervisor_id", int, n), public)
+        _verify_key_enrolled(data, seq, n, state)
         report.keys += 1
     elif ev_kind == KIND_DECISION:
-        _verify_decision(data, case_id, seq, n, signer_keys, case_digests)
+        _verify_decision(data, case_id, seq, n, state)
         report.decisions += 1
     report.kinds[ev_kind] = report.kinds.get(ev_kind, 0) + 1
     report.events = seq
     report.head = obj["hash"]
 
 
+def _verify_key_enrolled(data: dict[str, Any], seq: int, n: int, state: _ChainState) -> None:
+    try:
+        public = load_public_key(_field(data, "public_key", str, n))
+    except SignatureError as exc:
+        raise AuditVerifyError(n, f"event {seq}: {exc}") from exc
+    kid = key_id(public)
+    if kid != data.get("key_id"):
+        raise AuditVerifyError(n, f"event {seq}: key id does not match the public key")
+    supervisor_id = _field(data, "supervisor_id", int, n)
+    known = state.signer_keys.get(kid)
+    if known is not None and known[0] != supervisor_id:
+        raise AuditVerifyError(
+            n, f"event {seq}: key {kid} is already enrolled for supervisor {known[0]}"
+        )
+    state.signer_keys[kid] = (supervisor_id, public)
+
+
 def _verify_decision(
-    data: dict[str, Any],
-    case_id: Any,
-    seq: int,
-    n: int,
-    signer_keys: dict[str, tuple[int, Ed25519PublicKey]],
-    case_digests: dict[int, str],
+    data: dict[str, Any], case_id: Any, seq: int, n: int, state: _ChainState
 ) -> None:
     try:
         envelope = Envelope.model_validate(data.get("envelope"))
     except ValidationError as exc:
         raise AuditVerifyError(n, f"event {seq}: decision envelope is malformed") from exc
-    trusted = {kid: pk for kid, (_sid, pk) in signer_keys.items()}
     try:
-        payload_bytes = verify_envelope(envelope, trusted, payload_type=DECISION_PAYLOAD_TYPE)
-        payload = DecisionPayload.model_validate_json(payload_bytes)
+        claimed = DecisionPayload.model_validate_json(envelope_payload(envelope))
     except SignatureError as exc:
         raise AuditVerifyError(n, f"event {seq}: decision signature: {exc}") from exc
     except ValidationError as exc:
         raise AuditVerifyError(n, f"event {seq}: decision payload is malformed") from exc
-    owner = signer_keys.get(payload.key_id)
-    if owner is None or owner[0] != payload.supervisor_id:
-        raise AuditVerifyError(n, f"event {seq}: key {payload.key_id} is not the supervisor's")
+    owner = state.signer_keys.get(claimed.key_id)
+    if owner is None:
+        raise AuditVerifyError(n, f"event {seq}: key {claimed.key_id} was never enrolled")
+    if owner[0] != claimed.supervisor_id:
+        raise AuditVerifyError(
+            n, f"event {seq}: key {claimed.key_id} is not supervisor {claimed.supervisor_id}'s"
+        )
+    # The signature must be by the key the payload names: any other enrolled key
+    # verifying it would let one supervisor sign in another's name.
+    signers = sorted({sig.keyid for sig in envelope.signatures})
+    if claimed.key_id not in signers:
+        raise AuditVerifyError(
+            n,
+            f"event {seq}: signed by {', '.join(signers)}, "
+            f"not by the key the decision names ({claimed.key_id})",
+        )
+    try:
+        payload_bytes = verify_envelope(
+            envelope, {claimed.key_id: owner[1]}, payload_type=DECISION_PAYLOAD_TYPE
+        )
+    except SignatureError as exc:
+        raise AuditVerifyError(n, f"event {seq}: decision signature: {exc}") from exc
+    payload = DecisionPayload.model_validate_json(payload_bytes)
     if payload.case_id != case_id:
         raise AuditVerifyError(n, f"event {seq}: decision is for case {payload.case_id}")
-    if case_digests.get(payload.case_id) != payload.content_digest:
+    if state.case_digests.get(payload.case_id) != payload.content_digest:
         raise AuditVerifyError(
-            n, f"event {seq}: decision signs a content digest the log never showed"
+            n, f"event {seq}: decision signs content the log never showed as the case's latest"
         )
+    if payload.decision_id in state.decision_ids:
+        raise AuditVerifyError(n, f"event {seq}: decision {payload.decision_id} is replayed")
+    state.decision_ids.add(payload.decision_id)
+    for name in ("decision_id", "action", "supervisor_id", "key_id"):
+        if name in data and data[name] != getattr(payload, name):
+            raise AuditVerifyError(n, f"event {seq}: {name} differs from the signed decision")
 
 
 def _verify_checkpoint(
     obj: dict[str, Any], n: int, report: AuditReport, checkpoint_key: Ed25519PublicKey
 ) -> None:
+    _members(obj, _CHECKPOINT_MEMBERS, n, "checkpoint line")
     try:
         envelope = Envelope.model_validate(obj.get("envelope"))
         payload = verify_envelope(
@@ -334,10 +410,16 @@ def _verify_checkpoint(
         )
     except (ValidationError, SignatureError) as exc:
         raise AuditVerifyError(n, f"checkpoint: {exc}") from exc
-    body = json.loads(payload)
-    if body.get("size") != report.events:
+    try:
+        body = parse_json(payload)
+    except (ValueError, RecursionError) as exc:
+        raise AuditVerifyError(n, "checkpoint: signed payload is not JSON") from exc
+    if not isinstance(body, dict) or body.get("log") != LOG_ID:
+        raise AuditVerifyError(n, f"checkpoint: signed payload is not a {LOG_ID} checkpoint")
+    size = body.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size != report.events:
         raise AuditVerifyError(
-            n, f"checkpoint covers {body.get('size')} events, the export has {report.events}"
+            n, f"checkpoint covers {size} events, the export has {report.events}"
         )
     if body.get("head") != report.head:
         raise AuditVerifyError(n, "checkpoint head does not match the last event's hash")
