@@ -75,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
         for section in self.sections:
             table = Table.grid(padding=(0, 2), expand=True)
             table.add_column(width=14, no_wrap=True, style=palette.accent)
-            table.add_column(width=18, no_wrap=True)
+            table.add_column(width=20, no_wrap=True)
             table.add_column(ratio=1, style=palette.muted)
             for entry in section.entries:
                 table.add_row(entry.keys, entry.description, entry.tooltip)

@@ -16,7 +16,7 @@ from store.contracts import CasePublic
 
 __all__ = ["OverrideDialog"]
 
-_PICK = Binding.Group("Pick alternative 1-9")
+_PICK = Binding.Group("Pick by number")
 
 
 class OverrideDialog(ModalScreen[int | None]):
