@@ -93,9 +93,19 @@ def sign_envelope(payload: bytes, payload_type: str, private_key: Ed25519Private
     )
 
 
+def _dsse_b64decode(text: str) -> bytes:
+    """Standard or URL-safe base64, padded or not: DSSE verifiers MUST accept either."""
+    urlsafe = "-" in text or "_" in text
+    if urlsafe and ("+" in text or "/" in text):
+        raise ValueError("mixes the standard and URL-safe base64 alphabets")
+    if "=" not in text:
+        text += "=" * (-len(text) % 4)
+    return base64.b64decode(text, altchars=b"-_" if urlsafe else None, validate=True)
+
+
 def envelope_payload(envelope: Envelope) -> bytes:
     try:
-        return base64.b64decode(envelope.payload, validate=True)
+        return _dsse_b64decode(envelope.payload)
     except ValueError as exc:
         raise SignatureError("envelope payload is not valid base64") from exc
 
@@ -123,7 +133,7 @@ def verify_envelope(
             unknown.append(sig.keyid)
             continue
         try:
-            key.verify(base64.b64decode(sig.sig, validate=True), message)
+            key.verify(_dsse_b64decode(sig.sig), message)
         except (InvalidSignature, ValueError):
             continue
         return payload
