@@ -132,6 +132,11 @@ class HitlClient:
     async def decide(self, case_id: int, envelope: Envelope) -> DecisionPublic:
         return await self._post(f"/v1/cases/{case_id}/decisions", DecisionPublic, envelope)
 
+    async def audit_key(self) -> dict[str, str]:
+        """The backend's checkpoint key (``keyid``, ``public_key``, ``fingerprint``), to pin."""
+        data: dict[str, str] = (await self._request("GET", "/v1/audit/key")).json()
+        return data
+
     async def export_audit(self) -> AsyncIterator[str]:
         """Yield the audit export line by line (JSONL)."""
         try:
