@@ -1,0 +1,692 @@
+"""API benchmark: hitl's hot routes next to no-op FastAPI routes, in one uvicorn process.
+
+For each size N (open cases, filled by :mod:`fill`), on a copy of the filled database:
+
+- latency at concurrency 1 (p50, p95): a keep-alive raw-socket client in its own process,
+  pinned to the other core, warm-up first;
+- throughput at concurrency 32 (req/s): ``wrk``, with Lua scripts for the POST bodies.
+
+Endpoints: ``GET``/``POST /bench/noop`` (``async def`` no-ops, the baselines),
+``GET /v1/queue`` (first page, and a cursor 90% of the way down the queue),
+``POST /v1/escalations`` (new idempotency key each time) and
+``POST /v1/cases/{id}/decisions`` (an Ed25519-signed DSSE envelope per open case).
+
+    .venv/bin/python tests/bench/bench_api.py --sizes 10000 100000 1000000
+
+See tests/bench/README.md for what the figures mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+PY = sys.executable
+
+#: Targets from the issue.
+QUEUE_P50_MAX_RATIO = 2.0
+WRITE_RPS_MIN_RATIO = 0.40
+
+
+# -- the concurrency-1 client (runs in its own process) -----------------------------------
+
+
+def _read_response(sock: socket.socket, buf: bytearray) -> int:
+    """Read one HTTP/1.1 response with a Content-Length; return its status."""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    head = bytes(buf[:end]).decode("latin-1")
+    status = int(head[9:12])
+    match = re.search(r"(?im)^content-length:\s*(\d+)", head)
+    if match is None:
+        raise ValueError(f"response without Content-Length:\n{head}")
+    total = end + 4 + int(match.group(1))
+    while len(buf) < total:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    del buf[:total]
+    return status
+
+
+def latency_client(spec_path: str) -> None:
+    """Send pre-built requests one at a time on one keep-alive connection; print timings."""
+    spec = pickle.loads(Path(spec_path).read_bytes())
+    sock = socket.create_connection(("127.0.0.1", spec["port"]))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = bytearray()
+    timings: list[int] = []
+    statuses: dict[int, int] = {}
+    perf = time.perf_counter_ns
+    for i, raw in enumerate(spec["requests"]):
+        t0 = perf()
+        sock.sendall(raw)
+        status = _read_response(sock, buf)
+        t1 = perf()
+        statuses[status] = statuses.get(status, 0) + 1
+        if i >= spec["warmup"]:
+            timings.append(t1 - t0)
+    sock.close()
+    json.dump({"ns": timings, "statuses": statuses}, sys.stdout)
+
+
+# -- driving the server ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    rps: float | None = None
+    c1_statuses: dict[str, int] = field(default_factory=dict)
+    c32_errors: int = 0
+    c32_seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Run:
+    size: int
+    fill_seconds: float
+    fill_cached: bool
+    db_bytes: int
+    load: str
+    results: list[Result] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
+        self.work = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
+
+    def _pinned(self, cpu: int, cmd: list[str]) -> list[str]:
+        return ["taskset", "-c", str(cpu), *cmd] if self.pin else cmd
+
+    def request_bytes(
+        self, method: str, path: str, token: str | None, body: bytes | None = None
+    ) -> bytes:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        if token:
+            lines.append(f"Authorization: Bearer {token}")
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+    # The server.
+
+    def start_server(self, db: Path) -> None:
+        from fill import BENCH_DIR
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        env = {
+            **os.environ,
+            "HITL_DATABASE_URL": f"sqlite:///{db}",
+            "HITL_SERVER_KEY": str(BENCH_DIR / "server-ed25519.pem"),
+        }
+        cmd = [PY, "-m", "uvicorn", "--app-dir", str(HERE), "bench_app:create_bench_app"]
+        cmd += ["--factory", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        cmd += ["--log-level", "warning", "--no-access-log"]
+        self.server_log = (self.work / "server.log").open("wb")
+        self.server = subprocess.Popen(
+            self._pinned(0, cmd),
+            env=env,
+            cwd=ROOT,
+            stdout=self.server_log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(self.request_bytes("GET", "/healthz", None))
+                    if _read_response(sock, bytearray()) == 200:
+                        return
+            except OSError:
+                pass
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                self.stop_server()
+                raise RuntimeError(
+                    f"server did not start: {(self.work / 'server.log').read_text()}"
+                )
+            time.sleep(0.1)
+
+    def stop_server(self) -> None:
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self.server_log.close()
+
+    # Measurements.
+
+    def latency(self, requests: list[bytes]) -> tuple[float, float, dict[str, int]]:
+        spec = self.work / "latency.pickle"
+        spec.write_bytes(
+            pickle.dumps({"port": self.port, "warmup": self.args.warmup, "requests": requests})
+        )
+        out = subprocess.run(
+            self._pinned(1, [PY, __file__, "--latency-client", str(spec)]),
+            capture_output=True,
+            check=True,
+            timeout=600,
+        )
+        data = json.loads(out.stdout)
+        ns = sorted(data["ns"])
+        p50 = statistics.median(ns) / 1e6
+        p95 = ns[min(len(ns) - 1, math.ceil(0.95 * len(ns)) - 1)] / 1e6
+        return p50, p95, data["statuses"]
+
+    def wrk(
+        self,
+        path: str,
+        token: str | None,
+        script: list[str] | None = None,
+        seconds: float | None = None,
+        profile: str | None = None,
+    ) -> tuple[float, int, float, str]:
+        """req/s at concurrency 32, non-2xx/3xx count, seconds run, extra script output."""
+        seconds = seconds or self.args.duration
+        cmd = ["wrk", "-t", str(self.args.threads), "-c", str(self.args.connections)]
+        seconds = max(1, round(seconds))  # wrk takes whole seconds
+        cmd += ["-d", f"{seconds}s", "--timeout", "10s"]
+        if token:
+            cmd += ["-H", f"Authorization: Bearer {token}"]
+        if script:
+            cmd += ["-s", script[0]]
+        cmd.append(f"http://127.0.0.1:{self.port}{path}")
+        if script and len(script) > 1:
+            cmd += ["--", *script[1:]]
+        spy = self._py_spy(profile, seconds)
+        proc = subprocess.run(
+            self._pinned(1, cmd), capture_output=True, text=True, timeout=seconds + 60
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+        out = proc.stdout
+        if spy is not None:
+            spy.wait(timeout=60)
+        rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        errors = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+        sock_errors = re.search(r"Socket errors:.*", out)
+        extra = " ".join(re.findall(r"^BENCH (.*)$", out, re.M))
+        if sock_errors:
+            extra += f" {sock_errors.group(0)}"
+        return rps, int(errors.group(1)) if errors else 0, seconds, extra.strip()
+
+    def _py_spy(self, name: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
+        if not (self.args.profile and name):
+            return None
+        spy = Path(PY).with_name("py-spy")
+        out = Path(self.args.profile) / f"{name}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(spy), "record", "-p", str(self.server.pid), "-o", str(out), "-f", "raw"]
+        cmd += ["-d", str(max(1, int(seconds) - 1)), "-r", "200", "--threads"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def measure(
+        self,
+        name: str,
+        c1_requests: list[bytes],
+        path: str,
+        token: str | None,
+        script: list[str] | None = None,
+        seconds: float | None = None,
+        profile: str | None = None,
+    ) -> Result:
+        p50, p95, statuses = self.latency(c1_requests)
+        rps, errors, ran, extra = self.wrk(path, token, script, seconds, profile)
+        result = Result(name, p50, p95, rps, {str(k): v for k, v in statuses.items()})
+        result.c32_errors, result.c32_seconds, result.note = errors, ran, extra
+        print(
+            f"  {name:<34} p50 {p50:7.3f} ms  p95 {p95:7.3f} ms  {rps:9,.0f} req/s"
+            + (f"  [{errors} errors]" if errors else "")
+            + (f"  {extra}" if extra else "")
+            + (f"  c=1 statuses {statuses}" if set(statuses) - {"200", "201"} else ""),
+            flush=True,
+        )
+        return result
+
+
+# -- data for the requests ------------------------------------------------------------------
+
+
+def _escalation_templates() -> list[bytes]:
+    """Three realistic bodies (one per domain) with the idempotency key left as @@KEY@@."""
+    from store.samples import sample_escalation
+
+    out = []
+    for i in range(3):
+        esc = sample_escalation(10_000 + i, seed=99).model_copy(
+            update={"idempotency_key": "@@KEY@@"}
+        )
+        out.append(esc.model_dump_json(exclude_none=True).encode())
+    return out
+
+
+def _deep_cursor(db_url: str, size: int, depth: float = 0.9) -> str:
+    """The queue cursor ``depth`` of the way down the open cases (all groups)."""
+    from sqlmodel import col, select
+
+    from store.cases import QueueCursor
+    from store.db import make_engine, read_session
+    from store.tables import Case
+
+    engine = make_engine(db_url)
+    try:
+        with read_session(engine) as session:
+            rank, due, case_id = session.exec(
+                select(Case.severity_rank, Case.due_at, Case.id)
+                .where(Case.status == "open")
+                .order_by(col(Case.severity_rank), col(Case.due_at), col(Case.id))
+                .offset(int(size * depth))
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    assert case_id is not None
+    return QueueCursor(rank, due, case_id).encode()
+
+
+def _query_plans(db_url: str, info: Any, cursor: str) -> list[str]:
+    """EXPLAIN QUERY PLAN for the statements a queue page runs (first page, deep cursor)."""
+    from sqlalchemy import event
+    from sqlmodel import Session, select
+
+    from store.cases import QueueCursor, queue_page
+    from store.db import make_engine, read_session
+    from store.tables import Supervisor
+
+    engine = make_engine(db_url)
+    statements: list[tuple[str, Any]] = []
+    capturing = False
+
+    def capture(_conn: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if capturing:
+            statements.append((sql, params))
+
+    lines = []
+    try:
+        with Session(engine) as session:
+            sup = session.exec(select(Supervisor).where(Supervisor.id == info.supervisor_id)).one()
+        event.listen(engine, "before_cursor_execute", capture)
+        for label, after in (("first page", None), ("deep cursor", QueueCursor.decode(cursor))):
+            statements.clear()
+            capturing = True
+            with read_session(engine) as session:
+                queue_page(
+                    session=session,
+                    limit=50,
+                    now=datetime.now(UTC),
+                    after=after,
+                    groups=list(sup.groups),
+                )
+            capturing = False
+            with engine.connect() as conn:
+                for sql, params in statements:
+                    if not sql.lstrip().upper().startswith("SELECT"):
+                        continue
+                    for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all():
+                        detail = row[-1]
+                        bad = "SCAN" in detail or "TEMP B-TREE" in detail
+                        lines.append(
+                            f"{label}: {detail}" + ("   <-- not index-only" if bad else "")
+                        )
+    finally:
+        engine.dispose()
+    return lines
+
+
+def _envelope_chunk(args: tuple[str, Any, list[int], int]) -> list[tuple[int, bytes]]:
+    """Sign a decision for each case, as the console does (build_decision + sign_decision)."""
+    from fill import AGENT
+    from sqlmodel import col, select
+
+    from console.decisions import build_decision, sign_decision
+    from store.cases import case_content
+    from store.contracts import CasePublic
+    from store.db import make_engine, read_session
+    from store.tables import Case
+
+    db_url, info, ids, seed = args
+    key = info.private_key()
+    rng = random.Random(seed)
+    engine = make_engine(db_url)
+    out = []
+    try:
+        with read_session(engine) as session:
+            for lo in range(0, len(ids), 500):
+                batch = ids[lo : lo + 500]
+                for case in session.exec(select(Case).where(col(Case.id).in_(batch))):
+                    public = CasePublic(
+                        **case_content(case, agent_name=AGENT).model_dump(),
+                        status="open",
+                        content_digest=case.content_digest,
+                    )
+                    roll = rng.random()
+                    kw: dict[str, Any]
+                    if roll < 0.7:
+                        kw = {"action": "approve"}
+                    elif roll < 0.9:
+                        kw = {"action": "override", "alternative_index": 0}
+                    else:
+                        kw = {"action": "reject", "rationale": "Not enough evidence to act."}
+                    payload = build_decision(
+                        public, supervisor_id=info.supervisor_id, key=key, **kw
+                    )
+                    assert case.id is not None
+                    out.append((case.id, sign_decision(payload, key).model_dump_json().encode()))
+                session.expunge_all()
+    finally:
+        engine.dispose()
+    return out
+
+
+def _envelopes(db_url: str, info: Any, ids: list[int]) -> list[tuple[int, bytes]]:
+    import multiprocessing
+
+    parts = [ids[i::2] for i in range(2)]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        chunks = list(
+            pool.map(_envelope_chunk, [(db_url, info, p, i) for i, p in enumerate(parts)])
+        )
+    out = [e for chunk in chunks for e in chunk]
+    random.Random(7).shuffle(out)
+    return out
+
+
+def _write_decision_files(prefix: Path, envelopes: list[tuple[int, bytes]], threads: int) -> None:
+    for t in range(threads):
+        with open(f"{prefix}-{t}.txt", "wb") as fh:
+            for case_id, body in envelopes[t::threads]:
+                fh.write(f"/v1/cases/{case_id}/decisions\t".encode() + body + b"\n")
+
+
+# -- one size -------------------------------------------------------------------------------
+
+
+def _load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) before the run"
+
+
+def run_size(bench: Bench, size: int) -> Run:
+    from fill import BENCH_DIR, cache_path, fill
+
+    args = bench.args
+    cached = cache_path(size).exists() and cache_path(size).with_suffix(".json").exists()
+    info = fill(size, log=lambda m: print(m, flush=True))
+    db = BENCH_DIR / f"run-{size}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    shutil.copyfile(info.path, db)
+    print(f"  copied the filled database in {time.perf_counter() - t0:.1f} s", flush=True)
+    db_url = f"sqlite:///{db}"
+    run = Run(size, info.fill_seconds, cached, info.db_bytes, _load_note())
+
+    cursor = _deep_cursor(db_url, size)
+    run.plans = _query_plans(db_url, info, cursor)
+    for line in run.plans:
+        print(f"  plan  {line}")
+
+    # Which cases get decided: a spread over the whole table, none of the first page.
+    rng = random.Random(size)
+    budget = min(int(size * 0.9), args.warmup + args.requests + args.max_decisions)
+    pool_ids = rng.sample(range(info.first_case_id, info.first_case_id + size), budget)
+
+    templates = _escalation_templates()
+    for i, body in enumerate(templates):
+        (bench.work / f"escalation-{i}.json").write_bytes(body)
+    noop_body = templates[0].replace(b"@@KEY@@", b"noop")
+    (bench.work / "noop.json").write_bytes(noop_body)
+
+    print(f"  signing {budget:,} decisions (console.decisions)", flush=True)
+    t0 = time.perf_counter()
+    envelopes = _envelopes(db_url, info, pool_ids)
+    print(f"  signed in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    bench.start_server(db)
+    try:
+        n = args.warmup + args.requests
+        sup, agent = info.supervisor_token, info.agent_token
+        q_first = "/v1/queue"
+        q_deep = f"/v1/queue?cursor={cursor}"
+        r = run.results
+        prof = f"{size}-" if args.profile else None
+
+        def p(name: str) -> str | None:
+            return prof + name if prof else None
+
+        req = bench.request_bytes
+        r.append(
+            bench.measure(
+                "GET /bench/noop", [req("GET", "/bench/noop", None)] * n, "/bench/noop", None
+            )
+        )
+        post = str(bench.work / "noop.json")
+        r.append(
+            bench.measure(
+                "POST /bench/noop",
+                [req("POST", "/bench/noop", None, noop_body)] * n,
+                "/bench/noop",
+                None,
+                ["tests/bench/wrk_post.lua", post],
+            )
+        )
+        r.append(
+            bench.measure(
+                "GET /v1/queue (first page)",
+                [req("GET", q_first, sup)] * n,
+                q_first,
+                sup,
+                profile=p("queue-first"),
+            )
+        )
+        r.append(
+            bench.measure(
+                "GET /v1/queue (deep cursor)",
+                [req("GET", q_deep, sup)] * n,
+                q_deep,
+                sup,
+                profile=p("queue-deep"),
+            )
+        )
+        ingest_c1 = [
+            req(
+                "POST",
+                "/v1/escalations",
+                agent,
+                templates[i % 3].replace(b"@@KEY@@", f"bench-c1-{size}-{i}".encode()),
+            )
+            for i in range(n)
+        ]
+        files = [str(bench.work / f"escalation-{i}.json") for i in range(3)]
+        r.append(
+            bench.measure(
+                "POST /v1/escalations",
+                ingest_c1,
+                "/v1/escalations",
+                agent,
+                ["tests/bench/wrk_ingest.lua", *files, f"bench-c32-{size}"],
+                profile=p("ingest"),
+            )
+        )
+        c1 = [
+            req("POST", f"/v1/cases/{case_id}/decisions", sup, body)
+            for case_id, body in envelopes[:n]
+        ]
+        rest = envelopes[n:]
+        # wrk cannot end early, so size the run to the envelopes: a short probe gives the rate.
+        probe, rest = rest[: len(rest) // 4], rest[len(rest) // 4 :]
+        prefix = bench.work / "decisions"
+        _write_decision_files(prefix, probe, args.threads)
+        probe_rps, *_ = bench.wrk("/", sup, ["tests/bench/wrk_decisions.lua", str(prefix)], 2.0)
+        seconds = max(2.0, min(args.duration, len(rest) / (probe_rps * 1.3)))
+        _write_decision_files(prefix, rest, args.threads)
+        result = bench.measure(
+            "POST /v1/cases/{id}/decisions",
+            c1,
+            "/",
+            sup,
+            ["tests/bench/wrk_decisions.lua", str(prefix)],
+            seconds=seconds,
+            profile=p("decisions"),
+        )
+        r.append(result)
+    finally:
+        bench.stop_server()
+        shutil.copyfile(bench.work / "server.log", BENCH_DIR / f"server-{size}.log")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return run
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def verdicts(run: Run) -> Iterator[tuple[Result, str, str]]:
+    """Each result with its ratio to the baseline and PASS/MISS against the target."""
+    by = {r.name: r for r in run.results}
+    get_p50 = by["GET /bench/noop"].p50_ms or math.nan
+    post_rps = by["POST /bench/noop"].rps or math.nan
+    for r in run.results:
+        if r.name.startswith("GET /v1/queue"):
+            ratio = (r.p50_ms or math.nan) / get_p50
+            ok = ratio <= QUEUE_P50_MAX_RATIO
+            yield (
+                r,
+                f"{ratio:.2f}x GET p50",
+                f"<= {QUEUE_P50_MAX_RATIO:g}x  {'PASS' if ok else 'MISS'}",
+            )
+        elif r.name.startswith("POST /v1/"):
+            ratio = (r.rps or math.nan) / post_rps
+            ok = ratio >= WRITE_RPS_MIN_RATIO
+            yield (
+                r,
+                f"{ratio:.0%} POST req/s",
+                f">= {WRITE_RPS_MIN_RATIO:.0%}  {'PASS' if ok else 'MISS'}",
+            )
+        else:
+            yield r, "baseline", ""
+
+
+def report(run: Run, args: argparse.Namespace) -> str:
+    lines = [
+        f"{run.size:,} open cases: fill {run.fill_seconds:.0f} s"
+        + (" (cached)" if run.fill_cached else "")
+        + f", database {run.db_bytes / 2**20:,.0f} MiB; {run.load}",
+        f"c=1: {args.requests} requests after {args.warmup} warm-up, one keep-alive connection; "
+        f"c={args.connections}: wrk -t{args.threads}, {args.duration:g} s",
+        "",
+        f"| {'endpoint':<30} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s c=32':>10} "
+        f"| {'ratio':<17} | {'target':<12} |",
+        f"|{'-' * 32}|{'-' * 9}|{'-' * 9}|{'-' * 12}|{'-' * 19}|{'-' * 14}|",
+    ]
+    for r, ratio, target in verdicts(run):
+        lines.append(
+            f"| {r.name:<30} | {r.p50_ms:>7.3f} | {r.p95_ms:>7.3f} | {r.rps:>10,.0f} "
+            f"| {ratio:<17} | {target:<12} |"
+        )
+    notes = (
+        [f"{r.name}: {r.c32_errors} non-2xx at c=32" for r in run.results if r.c32_errors]
+        + [f"{r.name}: {r.note}" for r in run.results if r.note]
+        + [
+            f"{r.name}: c=32 ran {r.c32_seconds:.1f} s (as many envelopes as were signed)"
+            for r in run.results
+            if r.name.startswith("POST /v1/cases") and r.c32_seconds < args.duration
+        ]
+    )
+    lines += [f"  note: {n}" for n in notes]
+    bad = [p for p in run.plans if "not index-only" in p]
+    lines.append(
+        "  query plans: " + ("index-only (no SCAN, no temp B-tree)" if not bad else "; ".join(bad))
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="hitl API benchmark (see tests/bench/README.md)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--requests", type=int, default=2000, help="c=1 requests per endpoint")
+    parser.add_argument("--warmup", type=int, default=200, help="c=1 warm-up requests")
+    parser.add_argument("--duration", type=float, default=10.0, help="wrk seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--max-decisions", type=int, default=15_000, help="envelopes to sign for c=32"
+    )
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not use taskset")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the server during c=32 runs")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--latency-client", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.latency_client:
+        latency_client(args.latency_client)
+        return 0
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed; it drives the concurrency-32 runs.\n"
+            "Install it with: sudo apt-get update && sudo apt-get install -y wrk "
+            "(Debian/Ubuntu), or brew install wrk (macOS).",
+            file=sys.stderr,
+        )
+        return 2
+    os.chdir(ROOT)
+    bench = Bench(args)
+    runs = []
+    try:
+        for size in args.sizes:
+            print(f"== {size:,} open cases", flush=True)
+            runs.append(run_size(bench, size))
+    finally:
+        shutil.rmtree(bench.work, ignore_errors=True)
+    print()
+    for run in runs:
+        print(report(run, args))
+        print()
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
