@@ -143,7 +143,7 @@ def plans(draw: st.DrawFn) -> list[Step]:
     return plan
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=100)
 @given(plan=plans())
 def test_verify_export_accepts_every_valid_log(
     build_log: Callable[..., BuiltLog], plan: list[Step]
