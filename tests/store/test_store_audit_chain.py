@@ -41,7 +41,7 @@ from store.tables import AuditEvent, Checkpoint
 PROPERTY = settings(
     max_examples=150,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 

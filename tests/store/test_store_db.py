@@ -179,3 +179,15 @@ def test_concurrent_appenders_produce_a_gap_free_chain(db: tuple[str, Engine]) -
     finally:
         engine.dispose()
     assert verify_export(lines).events == writers * per_writer
+
+
+@pytest.mark.parametrize("value", [2**53, float("nan"), float("inf"), "\ud800"])
+def test_append_event_refuses_data_canonical_json_cannot_carry(
+    db: tuple[str, Engine], value: object
+) -> None:
+    """An event whose data RFC 8785 cannot represent (a 64-bit id, NaN, a lone surrogate) fails
+    the write, with the change it records, instead of leaving an unverifiable log."""
+    _, engine = db
+    with pytest.raises(ValueError), write_session(engine) as session:
+        append_event(session, kind="case.created", actor="agent", data={"order_no": value})
+    assert _chain(engine) == []
