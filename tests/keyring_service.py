@@ -14,6 +14,8 @@ Fixtures (a test module declares ``pytest_plugins = ["tests.keyring_service"]``)
 - ``use_secret_service``: point this process's :mod:`keyring` at ``secret_service``.
 - ``use_fresh_secret_service``: the same with ``fresh_secret_service``.
 
+``hitl_env`` and ``run_hitl`` run the real ``hitl`` command in such an environment.
+
 Under ``CI=true`` a missing ``dbus-daemon`` or ``gnome-keyring-daemon`` fails the test;
 elsewhere it skips with a pointer to ``make sysdeps``.
 """
@@ -24,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -33,10 +36,13 @@ from pathlib import Path
 import pytest
 
 __all__ = [
+    "HITL",
     "SecretService",
     "fresh_secret_service",
+    "hitl_env",
     "require_secret_service_binaries",
     "route_keyring",
+    "run_hitl",
     "secret_service",
     "start_secret_service",
     "use_fresh_secret_service",
@@ -116,6 +122,15 @@ class SecretService:
 
     def thaw(self) -> None:
         self.daemon.send_signal(signal.SIGCONT)
+
+    def items(self) -> dict[str, str]:
+        """What gnome-keyring itself holds for service "hitl": username -> secret."""
+        import secretstorage
+        from jeepney.io.blocking import open_dbus_connection
+
+        with closing(open_dbus_connection(self.bus_address)) as conn:
+            found = secretstorage.search_items(conn, {"service": "hitl"})
+            return {i.get_attributes()["username"]: i.get_secret().decode() for i in found}
 
     def _default_collection(self):  # type: ignore[no-untyped-def]
         import secretstorage
@@ -250,3 +265,38 @@ def use_fresh_secret_service(
     """This process's keyring talks to a Secret Service of the test's own."""
     route_keyring(fresh_secret_service, monkeypatch)
     return fresh_secret_service
+
+
+# -- running the real `hitl` CLI ---------------------------------------------------------
+
+HITL = Path(sys.executable).parent / "hitl"
+
+
+def hitl_env(home: Path, service: SecretService | None = None, **extra: str) -> dict[str, str]:
+    """An environment for a `hitl` subprocess: private HOME and config, no inherited HITL_*
+    settings, and the keyring routed to ``service`` (or to no D-Bus at all)."""
+    drop = ("HITL_", "PYTHON_KEYRING_BACKEND", "DBUS_", "XDG_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    if service is not None:
+        env.update(service.env())
+    else:
+        env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")})
+    env["HITL_CONFIG"] = str(home / "hitl-config.toml")
+    env.update(extra)
+    return env
+
+
+def run_hitl(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `hitl ARGS` as a user would; stdout and stderr come back merged as ``.stdout``."""
+    return subprocess.run(
+        [str(HITL), *args],
+        env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )

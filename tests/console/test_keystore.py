@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,16 +40,6 @@ def _raw(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-
-
-def _stored_items(service: SecretService) -> dict[str, str]:
-    """What gnome-keyring itself holds for service "hitl": username -> secret."""
-    import secretstorage
-    from jeepney.io.blocking import open_dbus_connection
-
-    with closing(open_dbus_connection(service.bus_address)) as conn:
-        items = secretstorage.search_items(conn, {"service": "hitl"})
-        return {i.get_attributes()["username"]: i.get_secret().decode() for i in items}
 
 
 @pytest.fixture
@@ -96,7 +85,7 @@ def test_token_round_trips_through_gnome_keyring_per_backend(
     assert keystore.load_token("HTTP://HITL.example:8765/", timeout=5) == "tok-A"
     assert keystore.load_token(OTHER_URL, timeout=5) == "tok-B"
     assert keystore.load_token("http://never-logged-in.example", timeout=5) is None
-    stored = _stored_items(use_secret_service)
+    stored = use_secret_service.items()
     assert stored[f"token:{URL}"] == "tok-A"
     assert stored[f"token:{OTHER_URL}"] == "tok-B"
 
