@@ -7,7 +7,6 @@ backend: a supervisor's install needs nothing but the console and ``store``.
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
@@ -47,10 +46,22 @@ def login_cmd(
     url: UrlOpt = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", help="The supervisor token; read from a prompt when omitted"),
+        typer.Option(
+            "--token",
+            help="The supervisor token; read from a hidden prompt (or standard input) when "
+            "omitted, which keeps it out of shell history and the process list",
+        ),
     ] = None,
 ) -> None:
-    """Check a supervisor token against the backend and keep it in the OS keyring."""
+    """Check a supervisor token against the backend and keep it in the OS keyring.
+
+    Only a real OS keyring is used (Secret Service, KWallet, macOS or Windows keychain).
+    With none (e.g. a headless SSH box), the token is checked but NOT stored, and hitl
+    says so and exits 1: hitl never writes a token in plain text on its own. Pass it as
+    HITL_TOKEN instead, or put token = "..." in the config file at your own risk
+    (chmod 600). A keyring that does not answer within HITL_KEYRING_TIMEOUT seconds
+    (locked, waiting on a prompt) is reported, never waited on forever.
+    """
     from console.auth import run_login
     from console.config import load_settings
 
@@ -69,7 +80,14 @@ def enroll_cmd(
         ),
     ] = None,
 ) -> None:
-    """Create an Ed25519 signing key, keep it safe and register its public half."""
+    """Create an Ed25519 signing key, keep it safe and register its public half.
+
+    The private key goes to the OS keyring; with no real OS keyring, hitl says so and
+    offers --key-file: an OpenSSH key file encrypted with a passphrase (bcrypt KDF), mode
+    0600 in a 0700 directory, never overwritten. The backend pins the key's fingerprint;
+    the console refuses any key whose fingerprint it did not pin. Running it again with
+    the same key is a no-op. Passphrase: HITL_KEY_PASSPHRASE or a prompt.
+    """
     from console.auth import run_enroll
     from console.config import load_settings
 
@@ -158,4 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
