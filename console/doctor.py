@@ -191,5 +191,10 @@ def _find_public_key(settings: ConsoleSettings) -> tuple[Ed25519PublicKey | None
         return info.public_key, f"{label} {path}"
     key = load_signing_key(settings.url, timeout=settings.keyring_timeout)
     if key is None:
+        if not keyring_status(timeout=settings.keyring_timeout).usable:
+            return None, (
+                "none: there is no OS keyring to keep it in; enroll one in an encrypted key "
+                f"file: hitl enroll --key-file {default_key_file(settings.url)}"
+            )
         return None, f"none in the OS keyring for {settings.url}: run `hitl enroll`"
     return key.public_key(), "the OS keyring"
