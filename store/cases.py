@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import heapq
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import tuple_
+from sqlalchemy import CompoundSelect, Select, tuple_, union_all
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from store.contracts import (
@@ -105,19 +105,56 @@ def case_content(case: Case, *, agent_name: str) -> CaseContent:
     )
 
 
+_cases = Case.__table__.c  # type: ignore[attr-defined]
+# Core columns, not ORM attributes: the page's rows skip the ORM's loading machinery.
 _QUEUE_COLUMNS = (
-    Case.id,
-    Case.severity_rank,
-    Case.severity,
-    Case.domain,
-    Case.group_name,
-    Case.summary,
-    Case.due_at,
-    Case.created_at,
-    Case.confidence,
-    Case.claimed_by_id,
-    Case.claim_expires_at,
+    _cases.id,
+    _cases.severity_rank,
+    _cases.severity,
+    _cases.domain,
+    _cases.group_name,
+    _cases.summary,
+    _cases.due_at,
+    _cases.created_at,
+    _cases.confidence,
+    _cases.claimed_by_id,
+    _cases.claim_expires_at,
 )
+
+
+def _queue_arm(
+    *,
+    after: QueueCursor | None,
+    severity: str | None,
+    domain: str | None,
+    group: str | None,
+) -> Select[Any] | None:
+    """Open cases of one group (or all) after the cursor, in the order of their index.
+
+    None when the cursor is already past everything this arm could return.
+    """
+    query = core_select(*_QUEUE_COLUMNS).where(_cases.status == "open")
+    if group is not None:
+        query = query.where(_cases.group_name == group)
+    if domain is not None:
+        query = query.where(_cases.domain == domain)
+    if severity is not None:
+        # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
+        rank = SEVERITY_RANK[severity]
+        query = query.where(_cases.severity_rank == rank)
+        if after is not None:
+            if after.severity_rank > rank:
+                return None
+            if after.severity_rank == rank:
+                query = query.where(
+                    tuple_(_cases.due_at, _cases.id) > tuple_(after.due_at, after.id)
+                )
+    elif after is not None:
+        query = query.where(
+            tuple_(_cases.severity_rank, _cases.due_at, _cases.id)
+            > tuple_(after.severity_rank, after.due_at, after.id)
+        )
+    return query
 
 
 def _queue_rows(
@@ -127,33 +164,38 @@ def _queue_rows(
     after: QueueCursor | None,
     severity: str | None,
     domain: str | None,
-    group: str | None,
+    groups: list[str | None],
 ) -> list[Any]:
-    query = select(*_QUEUE_COLUMNS).where(Case.status == "open")  # type: ignore[call-overload]
-    if group is not None:
-        query = query.where(Case.group_name == group)
-    if domain is not None:
-        query = query.where(Case.domain == domain)
-    if severity is not None:
-        # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
-        rank = SEVERITY_RANK[severity]
-        query = query.where(Case.severity_rank == rank)
-        if after is not None:
-            if after.severity_rank > rank:
-                return []
-            if after.severity_rank == rank:
-                query = query.where(
-                    tuple_(col(Case.due_at), col(Case.id)) > tuple_(after.due_at, after.id)
-                )
-        query = query.order_by(col(Case.due_at), col(Case.id)).limit(limit)
-        return list(session.exec(query))
-    if after is not None:
-        query = query.where(
-            tuple_(col(Case.severity_rank), col(Case.due_at), col(Case.id))
-            > tuple_(after.severity_rank, after.due_at, after.id)
+    """Up to ``limit`` rows in queue order, from one statement whatever the number of groups.
+
+    Several groups are a ``UNION ALL`` of one arm per group under the queue's ORDER BY and
+    LIMIT: SQLite and PostgreSQL merge the arms' index ranges (``MERGE (UNION ALL)``,
+    ``Merge Append``) and stop after ``limit`` rows, so a page reads about ``limit`` index
+    entries and rows at any queue size and for any number of groups.
+    """
+    arms = [
+        arm
+        for g in groups
+        if (arm := _queue_arm(after=after, severity=severity, domain=domain, group=g)) is not None
+    ]
+    if not arms:
+        return []
+    if len(arms) == 1:
+        query: Select[Any] | CompoundSelect[Any] = arms[0]
+        cols = query.selected_columns
+    else:
+        query = union_all(*arms)
+        cols = query.selected_columns
+    order = (
+        (cols.due_at, cols.id)
+        if severity is not None
+        else (
+            cols.severity_rank,
+            cols.due_at,
+            cols.id,
         )
-    query = query.order_by(col(Case.severity_rank), col(Case.due_at), col(Case.id)).limit(limit)
-    return list(session.exec(query))
+    )
+    return list(session.connection().execute(query.order_by(*order).limit(limit)))
 
 
 def queue_page(
@@ -169,23 +211,20 @@ def queue_page(
 ) -> tuple[list[QueueItem], QueueCursor | None]:
     """One page of open cases, most urgent first; and the cursor after it (None at the end).
 
-    ``groups`` restricts to the supervisor's groups: one index range scan per group,
-    merged here, so a page stays a handful of index reads at any queue size.
+    ``groups`` restricts to the supervisor's groups: one index range per group, merged by
+    the database in a single statement, so a page stays a handful of index reads at any
+    queue size.
     """
+    arms: list[str | None]
     if groups is not None and group is None:
-        per_group = [
-            _queue_rows(
-                session, limit=limit + 1, after=after, severity=severity, domain=domain, group=g
-            )
-            for g in sorted(set(groups))
-        ]
-        rows = list(heapq.merge(*per_group, key=lambda r: (r[1], r[6], r[0])))[: limit + 1]
+        arms = list(sorted(set(groups)))
     elif groups is not None and group not in groups:
-        rows = []
+        arms = []
     else:
-        rows = _queue_rows(
-            session, limit=limit + 1, after=after, severity=severity, domain=domain, group=group
-        )
+        arms = [group]
+    rows = _queue_rows(
+        session, limit=limit + 1, after=after, severity=severity, domain=domain, groups=arms
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     claimers = {r[9] for r in rows if r[9] is not None and r[10] is not None and r[10] > now}
