@@ -147,8 +147,13 @@ class QueueTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         self._build_columns(self._fit_summary())
+        self.call_after_refresh(self._refit)
 
     def on_resize(self, event: Resize) -> None:
+        self._refit()
+
+    def _refit(self) -> None:
+        """Give the summary column whatever width the other columns leave."""
         width = self._fit_summary()
         if width != self._summary_width:
             self._rebuild(width)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from pytest_textual_snapshot import SVGImageExtension
 from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
@@ -30,6 +31,10 @@ from store.contracts import CasePublic, QueueItem, QueuePage, SupervisorMe
 from store.samples import sample_escalations
 from store.signing import public_key_b64
 from tests.conftest import BackendEnv
+
+# pytest-textual-snapshot 1.0 sets `_file_extension`; syrupy 7 reads `file_extension`, so
+# without this the snapshots are written as `.raw` files instead of viewable `.svg` ones.
+SVGImageExtension.file_extension = "svg"
 
 
 def fixed_key(label: str = "alice") -> Ed25519PrivateKey:

@@ -200,3 +200,12 @@ def test_unreachable_is_a_console_error() -> None:
     """Widgets only ever see console errors (httpx stays inside the client)."""
     assert issubclass(BackendUnreachable, Exception)
     assert not issubclass(BackendUnreachable, httpx.HTTPError)
+
+
+async def test_queue_summary_column_takes_the_spare_width(console_env: ConsoleEnv) -> None:
+    """On a wide terminal the summary gets the room; at 80 columns it still has some."""
+    for width, expected in ((80, 25), (140, 85)):
+        app = console_env.app()
+        async with app.run_test(size=(width, 24)) as pilot:
+            table = await loaded_queue(pilot)
+            await wait_until(pilot, lambda: table.columns["summary"].width == expected)  # noqa: B023
