@@ -10,7 +10,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from store.canonical import MAX_SAFE_INTEGER
 
 __all__ = [
     "SEVERITIES",
@@ -33,6 +43,7 @@ __all__ = [
     "EscalationCreate",
     "EscalationStatus",
     "EvidenceItem",
+    "JsonObject",
     "KeyEnroll",
     "KeyPublic",
     "ModelInfo",
@@ -58,6 +69,41 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=10_000)]
 
 
+def _json_safe(value: Any, path: str = "") -> Any:
+    """Refuse what canonical JSON cannot carry, so digests and signatures stay exact."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(
+                f"{path or 'value'}: integers beyond ±(2**53 - 1) cannot be represented "
+                "exactly in canonical JSON (RFC 8785); send them as strings"
+            )
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{path or 'value'}: NaN and Infinity are not JSON")
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _json_safe(item, f"{path}.{key}" if path else str(key))
+        return value
+    if isinstance(value, list):
+        for n, item in enumerate(value):
+            _json_safe(item, f"{path}[{n}]")
+        return value
+    raise ValueError(f"{path or 'value'}: {type(value).__name__} is not JSON")
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _json_safe(value)
+    return result
+
+
+#: A JSON object whose every number canonical JSON can carry exactly.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -70,7 +116,7 @@ class ActionSpec(_Contract):
     """An action an agent could take: a name and its arguments."""
 
     name: ShortText
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: JsonObject = Field(default_factory=dict)
 
 
 class Breadcrumb(_Contract):
@@ -139,7 +185,7 @@ class EscalationCreate(_Contract):
     domain: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
     summary: Annotated[str, Field(min_length=1, max_length=500)]
     proposed_action: ActionSpec
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: JsonObject = Field(default_factory=dict)
     reasoning: list[Breadcrumb] = Field(default_factory=list, max_length=100)
     evidence: list[EvidenceItem] = Field(default_factory=list, max_length=50)
     alternatives: list[Alternative] = Field(default_factory=list, max_length=9)
@@ -212,7 +258,7 @@ class DecisionPayload(_Contract):
     content_digest: str
     action: DecisionAction
     alternative_index: int | None = Field(default=None, ge=0, le=8)
-    edited_args: dict[str, Any] | None = None
+    edited_args: JsonObject | None = None
     rationale: Text = ""
     supervisor_id: int
     key_id: str

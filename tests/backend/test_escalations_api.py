@@ -113,3 +113,18 @@ def test_builtin_triage_severity_follows_risk_and_confidence() -> None:
     assert triage.evaluate(low).policy.rule == "low-confidence"
     sure = base.model_copy(update={"confidence": Confidence(reported=0.95)})
     assert triage.evaluate(sure).severity == "low"
+
+
+async def test_submit_escalation_huge_integer_is_422_not_a_crash(backend_env) -> None:
+    """An integer canonical JSON cannot carry exactly is refused with what to do instead."""
+    agent = backend_env.client(backend_env.agent_token)
+    body = _one().model_dump(mode="json")
+    body["context"] = {"order": {"number": 12345678901234567890}}
+    response = await agent._http.post("/v1/escalations", json=body)
+    assert response.status_code == 422
+    assert "body.context: Value error, order.number" in response.json()["detail"]
+    assert "as strings" in response.json()["detail"]
+    body["context"] = {}
+    body["proposed_action"]["args"] = {"big": -(2**60)}
+    response = await agent._http.post("/v1/escalations", json=body)
+    assert response.status_code == 422
