@@ -98,22 +98,17 @@ def _settings(backend: Target, **kwargs: object) -> ConsoleSettings:
     return ConsoleSettings(url=backend.url, keyring_timeout=5, **kwargs)  # type: ignore[arg-type]
 
 
-def _enroll_in_file(path: Path, backend: Target, tmp_path: Path) -> None:
-    result = _hitl(
-        "enroll",
-        "--url",
-        backend.url,
-        "--key-file",
-        str(path),
-        env=_env(
-            tmp_path,
-            None,
-            **NO_KEYRING,
-            HITL_TOKEN=backend.token,
-            HITL_KEY_PASSPHRASE=PASSPHRASE,
-        ),
+def _enroll_in_file(path: Path, backend: Target) -> None:
+    """Set-up shortcut (what `hitl enroll --key-file` does, tested above, minus the CLI)."""
+    key = Ed25519PrivateKey.generate()
+    keystore.write_key_file(path, key, PASSPHRASE)
+    response = httpx.post(
+        f"{backend.url}/v1/me/keys",
+        headers={"Authorization": f"Bearer {backend.token}"},
+        json={"public_key": public_key_b64(key.public_key())},
+        timeout=5,
     )
-    assert result.returncode == 0, result.stdout
+    response.raise_for_status()
 
 
 # -- hitl login --------------------------------------------------------------------------
@@ -342,7 +337,7 @@ async def test_load_identity_refuses_swapped_key_file(
     refused: its fingerprint is not the one the backend pinned. `hitl enroll` refuses to
     adopt it too."""
     path = tmp_path / "keys" / "alice.key"
-    _enroll_in_file(path, backend, tmp_path)
+    _enroll_in_file(path, backend)
     pinned = _me(backend).keys[0].fingerprint
     intruder = Ed25519PrivateKey.generate()
     path.unlink()
@@ -402,7 +397,7 @@ async def test_load_identity_refuses_unsafe_or_locked_key_file(
     """The console will not load an enrolled key file with a wrong passphrase, a file others
     can read, or a directory others can open; each refusal says which and how to fix it."""
     path = tmp_path / "keys" / "alice.key"
-    _enroll_in_file(path, backend, tmp_path)
+    _enroll_in_file(path, backend)
     passphrase = PASSPHRASE
     if damage == "wrong-passphrase":
         passphrase = "not the passphrase"
@@ -461,7 +456,7 @@ async def test_load_identity_with_rejected_token_says_so(
 def test_audit_export_writes_a_log_that_verifies(backend: Target, tmp_path: Path) -> None:
     """`hitl audit export --out` writes the JSONL export, says how many lines, and
     `hitl audit verify` accepts the file."""
-    _enroll_in_file(tmp_path / "keys" / "alice.key", backend, tmp_path)
+    _enroll_in_file(tmp_path / "keys" / "alice.key", backend)
     out = tmp_path / "audit.jsonl"
     env = _env(tmp_path, None, **NO_KEYRING, HITL_TOKEN=backend.token)
 

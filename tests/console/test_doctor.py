@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console import keystore
-from store.signing import fingerprint, key_id
+from store.signing import fingerprint, key_id, public_key_b64
 
 if TYPE_CHECKING:
     from tests.conftest import LiveBackend
@@ -84,6 +85,14 @@ def _lines(output: str) -> dict[str, tuple[str, str]]:
 def _file_key_env(tmp_path: Path, backend: Target) -> tuple[dict[str, str], Path]:
     """A no-keyring box with the token in HITL_TOKEN and an enrolled encrypted key file."""
     path = tmp_path / "keys" / "sup.key"
+    key = Ed25519PrivateKey.generate()
+    keystore.write_key_file(path, key, PASSPHRASE)
+    httpx.post(
+        f"{backend.url}/v1/me/keys",
+        headers={"Authorization": f"Bearer {backend.token}"},
+        json={"public_key": public_key_b64(key.public_key())},
+        timeout=5,
+    ).raise_for_status()
     env = _env(
         tmp_path,
         None,
@@ -92,10 +101,7 @@ def _file_key_env(tmp_path: Path, backend: Target) -> tuple[dict[str, str], Path
         HITL_TOKEN=backend.token,
         HITL_KEY_STORE="file",
         HITL_KEY_FILE=str(path),
-        HITL_KEY_PASSPHRASE=PASSPHRASE,
     )
-    enrolled = _hitl("enroll", env=env)
-    assert enrolled.returncode == 0, enrolled.stdout
     return env, path
 
 
@@ -161,7 +167,6 @@ def test_doctor_with_file_key_on_headless_box_is_ok_with_warning(
     """HITL_TOKEN plus an enrolled encrypted key file works without a keyring: the keyring
     line only WARNs, the key is reported enrolled (read without its passphrase); exit 0."""
     env, path = _file_key_env(tmp_path, backend)
-    env.pop("HITL_KEY_PASSPHRASE")
     result = _hitl("doctor", env=env)
 
     assert result.returncode == 0, result.stdout
