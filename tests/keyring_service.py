@@ -109,12 +109,20 @@ class SecretService:
 
     def lock(self) -> None:
         """Lock the default collection, as a screen lock or a timeout would."""
-        collection = self._default_collection()
-        collection.lock()
-        assert collection.is_locked()
+        import secretstorage
+        from jeepney.io.blocking import open_dbus_connection
+
+        with closing(open_dbus_connection(self.bus_address)) as conn:
+            collection = secretstorage.get_default_collection(conn)
+            collection.lock()
+            assert collection.is_locked()
 
     def is_locked(self) -> bool:
-        return bool(self._default_collection().is_locked())
+        import secretstorage
+        from jeepney.io.blocking import open_dbus_connection
+
+        with closing(open_dbus_connection(self.bus_address)) as conn:
+            return bool(secretstorage.get_default_collection(conn).is_locked())
 
     def freeze(self) -> None:
         """SIGSTOP the daemon: every Secret Service call now waits forever."""
@@ -131,13 +139,6 @@ class SecretService:
         with closing(open_dbus_connection(self.bus_address)) as conn:
             found = secretstorage.search_items(conn, {"service": "hitl"})
             return {i.get_attributes()["username"]: i.get_secret().decode() for i in found}
-
-    def _default_collection(self):  # type: ignore[no-untyped-def]
-        import secretstorage
-        from jeepney.io.blocking import open_dbus_connection
-
-        connection = open_dbus_connection(self.bus_address)
-        return secretstorage.get_default_collection(connection)
 
     def stop(self) -> None:
         for proc in (self.daemon, self.bus):
@@ -177,12 +178,20 @@ def start_secret_service(root: Path, *, password: str = KEYRING_PASSWORD) -> Sec
     config = root / "bus.conf"
     config.write_text(_BUS_CONFIG.format(socket=root / "bus.sock"))
     env = {**os.environ, "HOME": str(home)}
-    bus = subprocess.Popen(
-        ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
+    with (root / "dbus-daemon.log").open("wb") as log:
+        bus = subprocess.Popen(
+            [
+                "dbus-daemon",
+                f"--config-file={config}",
+                "--nofork",
+                "--nopidfile",
+                "--print-address=1",
+            ],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
     assert bus.stdout is not None
     address = bus.stdout.readline().decode().strip()
     if not address:
@@ -198,13 +207,14 @@ def start_secret_service(root: Path, *, password: str = KEYRING_PASSWORD) -> Sec
         "XDG_RUNTIME_DIR": str(run),
         "DBUS_SESSION_BUS_ADDRESS": address,
     }
-    daemon = subprocess.Popen(
-        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "gnome-keyring.log").open("wb"),
-        env=daemon_env,
-    )
+    with (root / "gnome-keyring.log").open("wb") as log:
+        daemon = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=daemon_env,
+        )
     assert daemon.stdin is not None
     daemon.stdin.write(password.encode())
     daemon.stdin.close()
