@@ -58,18 +58,22 @@ def shared_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBac
     stop_live_backend(live)
 
 
-@pytest.fixture
-def backend(shared_backend: LiveBackend) -> Target:
+def _new_supervisor(live: LiveBackend) -> Target:
     from backend.services.admin import add_supervisor
     from store.db import make_engine
 
     name = f"sup-{uuid.uuid4().hex[:8]}"
-    engine = make_engine(shared_backend.db_url)
+    engine = make_engine(live.db_url)
     try:
         _, token = add_supervisor(engine, name=name, role="supervisor", groups=["payments"])
     finally:
         engine.dispose()
-    return Target(shared_backend.url, name, token)
+    return Target(live.url, name, token)
+
+
+@pytest.fixture
+def backend(shared_backend: LiveBackend) -> Target:
+    return _new_supervisor(shared_backend)
 
 
 def _hitl(*args: str, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -261,6 +265,25 @@ async def test_enroll_keeps_key_in_gnome_keyring_and_backend_pins_it(
     async with client:
         assert me.name == backend.name
         assert fingerprint(loaded.public_key()) == fp
+
+
+async def test_enroll_of_a_key_pinned_for_someone_else_keeps_it(
+    shared_backend: LiveBackend, use_secret_service: SecretService, tmp_path: Path
+) -> None:
+    """When the keyring's key is already pinned to another supervisor, `hitl enroll` shows
+    the backend's refusal and leaves that key in the keyring untouched."""
+    first, second = _new_supervisor(shared_backend), _new_supervisor(shared_backend)
+    url = shared_backend.url.replace("127.0.0.1", "localhost")  # an entry of its own
+    env = _env(tmp_path, use_secret_service, HITL_TOKEN=first.token)
+    assert _hitl("enroll", "--url", url, env=env).returncode == 0
+    before = use_secret_service.items()[f"signing-key:{url}"]
+
+    env["HITL_TOKEN"] = second.token
+    result = _hitl("enroll", "--url", url, env=env)
+
+    assert result.returncode == 1
+    assert "enroll failed: Key belongs to someone else" in result.stdout
+    assert use_secret_service.items()[f"signing-key:{url}"] == before
 
 
 def test_enroll_without_os_keyring_offers_encrypted_key_file(

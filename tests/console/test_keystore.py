@@ -138,7 +138,7 @@ def test_stuck_keyring_times_out_instead_of_hanging(
             started = time.monotonic()
             with pytest.raises(keystore.KeyringTimeout, match=r"did not answer within 1 s"):
                 call()
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 3  # the wait, not forever
     finally:
         use_fresh_secret_service.thaw()
         _join_keyring_threads()
