@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import CompoundSelect, Select, tuple_, union_all
+from sqlalchemy import CompoundSelect, Integer, Select, String, bindparam, tuple_, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -122,39 +123,52 @@ _QUEUE_COLUMNS = (
 )
 
 
-def _queue_arm(
-    *,
-    after: QueueCursor | None,
-    severity: str | None,
-    domain: str | None,
-    group: str | None,
-) -> Select[Any] | None:
-    """Open cases of one group (or all) after the cursor, in the order of their index.
+_Keyset = Literal["rank", "due"] | None
 
-    None when the cursor is already past everything this arm could return.
+
+def _queue_arm(*, group: str | None, domain: bool, severity: bool, keyset: _Keyset) -> Select[Any]:
+    """Open cases of one group (or of all) after the cursor, in the order of their index.
+
+    Values are bind parameters (``group`` names this arm's), so the statement is built once.
     """
     query = core_select(*_QUEUE_COLUMNS).where(_cases.status == "open")
     if group is not None:
-        query = query.where(_cases.group_name == group)
-    if domain is not None:
-        query = query.where(_cases.domain == domain)
-    if severity is not None:
-        # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
-        rank = SEVERITY_RANK[severity]
-        query = query.where(_cases.severity_rank == rank)
-        if after is not None:
-            if after.severity_rank > rank:
-                return None
-            if after.severity_rank == rank:
-                query = query.where(
-                    tuple_(_cases.due_at, _cases.id) > tuple_(after.due_at, after.id)
-                )
-    elif after is not None:
+        query = query.where(_cases.group_name == bindparam(group, type_=String))
+    if domain:
+        query = query.where(_cases.domain == bindparam("domain", type_=String))
+    if severity:
+        query = query.where(_cases.severity_rank == bindparam("rank", type_=Integer))
+    a_due = bindparam("a_due", type_=_cases.due_at.type)
+    a_id = bindparam("a_id", type_=Integer)
+    if keyset == "due":
+        query = query.where(tuple_(_cases.due_at, _cases.id) > tuple_(a_due, a_id))
+    elif keyset == "rank":
+        a_rank = bindparam("a_rank", type_=Integer)
         query = query.where(
-            tuple_(_cases.severity_rank, _cases.due_at, _cases.id)
-            > tuple_(after.severity_rank, after.due_at, after.id)
+            tuple_(_cases.severity_rank, _cases.due_at, _cases.id) > tuple_(a_rank, a_due, a_id)
         )
     return query
+
+
+@functools.cache
+def _queue_statement(
+    groups: int | None, domain: bool, severity: bool, keyset: _Keyset
+) -> Select[Any] | CompoundSelect[Any]:
+    """The page's statement for this shape: ``groups`` arms (None: one arm, every group).
+
+    Several groups are a ``UNION ALL`` of one arm per group under the queue's ORDER BY and
+    LIMIT: SQLite and PostgreSQL merge the arms' index ranges (``MERGE (UNION ALL)``,
+    ``Merge Append``) and stop after ``limit`` rows, so a page reads about ``limit`` index
+    entries and rows at any queue size and for any number of groups. Built once per shape
+    and reused, so SQLAlchemy neither rebuilds it nor recomputes its cache key.
+    """
+    names = [None] if groups is None else [f"g{i}" for i in range(groups)]
+    arms = [_queue_arm(group=g, domain=domain, severity=severity, keyset=keyset) for g in names]
+    query: Select[Any] | CompoundSelect[Any] = arms[0] if len(arms) == 1 else union_all(*arms)
+    cols = query.selected_columns
+    # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
+    order = (cols.due_at, cols.id) if severity else (cols.severity_rank, cols.due_at, cols.id)
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
 def _queue_rows(
@@ -164,38 +178,35 @@ def _queue_rows(
     after: QueueCursor | None,
     severity: str | None,
     domain: str | None,
-    groups: list[str | None],
+    groups: list[str] | None,
 ) -> list[Any]:
     """Up to ``limit`` rows in queue order, from one statement whatever the number of groups.
 
-    Several groups are a ``UNION ALL`` of one arm per group under the queue's ORDER BY and
-    LIMIT: SQLite and PostgreSQL merge the arms' index ranges (``MERGE (UNION ALL)``,
-    ``Merge Append``) and stop after ``limit`` rows, so a page reads about ``limit`` index
-    entries and rows at any queue size and for any number of groups.
+    ``groups`` None means every group.
     """
-    arms = [
-        arm
-        for g in groups
-        if (arm := _queue_arm(after=after, severity=severity, domain=domain, group=g)) is not None
-    ]
-    if not arms:
-        return []
-    if len(arms) == 1:
-        query: Select[Any] | CompoundSelect[Any] = arms[0]
-        cols = query.selected_columns
-    else:
-        query = union_all(*arms)
-        cols = query.selected_columns
-    order = (
-        (cols.due_at, cols.id)
-        if severity is not None
-        else (
-            cols.severity_rank,
-            cols.due_at,
-            cols.id,
-        )
+    params: dict[str, Any] = {"limit": limit}
+    keyset: _Keyset = None
+    if after is not None:
+        params.update(a_due=after.due_at, a_id=after.id, a_rank=after.severity_rank)
+        keyset = "rank"
+    if severity is not None:
+        rank = SEVERITY_RANK[severity]
+        params["rank"] = rank
+        if after is not None:
+            if after.severity_rank > rank:
+                return []
+            # Inside one severity the cursor is (due_at, id); before it, nothing to skip.
+            keyset = "due" if after.severity_rank == rank else None
+    if domain is not None:
+        params["domain"] = domain
+    if groups is not None:
+        if not groups:
+            return []
+        params.update({f"g{i}": g for i, g in enumerate(groups)})
+    statement = _queue_statement(
+        None if groups is None else len(groups), domain is not None, severity is not None, keyset
     )
-    return list(session.connection().execute(query.order_by(*order).limit(limit)))
+    return session.connection().execute(statement, params).all()
 
 
 def queue_page(
@@ -215,13 +226,13 @@ def queue_page(
     the database in a single statement, so a page stays a handful of index reads at any
     queue size.
     """
-    arms: list[str | None]
+    arms: list[str] | None
     if groups is not None and group is None:
-        arms = list(sorted(set(groups)))
+        arms = sorted(set(groups))
     elif groups is not None and group not in groups:
         arms = []
     else:
-        arms = [group]
+        arms = None if group is None else [group]
     rows = _queue_rows(
         session, limit=limit + 1, after=after, severity=severity, domain=domain, groups=arms
     )
