@@ -87,7 +87,7 @@ async def test_case_header_counts_down_the_sla(console_env: ConsoleEnv) -> None:
         assert f"#{case.id}" in header and "CRIT" in header and case.domain in header
         assert "SLA" in header
         console_env.backend.clock.now = case.due_at
-        await wait_until(pilot, lambda: "!! BREACHED" in screen_text(app).splitlines()[1], 3)
+        await wait_until(pilot, lambda: "!! BREACHED" in screen_text(app).splitlines()[1])
 
 
 async def test_case_not_visible_says_so(console_env: ConsoleEnv) -> None:
