@@ -6,12 +6,24 @@ import base64
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import CompoundSelect, Integer, Select, String, bindparam, tuple_, union_all
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    CompoundSelect,
+    Dialect,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from store.contracts import (
     SEVERITY_RANK,
@@ -106,6 +118,33 @@ def case_content(case: Case, *, agent_name: str) -> CaseContent:
     )
 
 
+class _FastUTCDateTime(UTCDateTime):
+    """``UTCDateTime`` that reads SQLite's text with one ``datetime.fromisoformat`` call.
+
+    Same values as ``UTCDateTime`` (aware, UTC); its generic path (parse, check, then
+    ``replace(tzinfo=UTC)``) costs ~2 us per value, which a queue page pays a hundred times.
+    """
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                # Stored without an offset, meaning UTC. Parsing the offset is ~10x
+                # cheaper than datetime.replace(tzinfo=UTC).
+                return parse(value + "+00:00")
+            except ValueError:
+                return parse(value).astimezone(UTC)
+
+        return process
+
+
 _cases = Case.__table__.c  # type: ignore[attr-defined]
 # Core columns, not ORM attributes: the page's rows skip the ORM's loading machinery.
 _QUEUE_COLUMNS = (
@@ -115,12 +154,13 @@ _QUEUE_COLUMNS = (
     _cases.domain,
     _cases.group_name,
     _cases.summary,
-    _cases.due_at,
-    _cases.created_at,
+    type_coerce(_cases.due_at, _FastUTCDateTime()).label("due_at"),
+    type_coerce(_cases.created_at, _FastUTCDateTime()).label("created_at"),
     _cases.confidence,
     _cases.claimed_by_id,
-    _cases.claim_expires_at,
+    type_coerce(_cases.claim_expires_at, _FastUTCDateTime()).label("claim_expires_at"),
 )
+_queue_items = TypeAdapter(list[QueueItem])
 
 
 _Keyset = Literal["rank", "due"] | None
@@ -246,20 +286,23 @@ def queue_page(
         ):
             assert sid is not None
             names[sid] = name
-    items = [
-        QueueItem(
-            id=r[0],
-            severity=r[2],
-            domain=r[3],
-            group=r[4],
-            summary=r[5],
-            due_at=r[6],
-            created_at=r[7],
-            confidence=r[8],
-            claimed_by=names.get(r[9]) if r[9] in claimers else None,
-        )
-        for r in rows
-    ]
+    # One validation call for the page, not one per item.
+    items = _queue_items.validate_python(
+        [
+            {
+                "id": r[0],
+                "severity": r[2],
+                "domain": r[3],
+                "group": r[4],
+                "summary": r[5],
+                "due_at": r[6],
+                "created_at": r[7],
+                "confidence": r[8],
+                "claimed_by": names.get(r[9]) if r[9] in claimers else None,
+            }
+            for r in rows
+        ]
+    )
     cursor = QueueCursor(rows[-1][1], rows[-1][6], rows[-1][0]) if more and rows else None
     return items, cursor
 
