@@ -74,6 +74,7 @@ class HitlApp(App[int]):
         key: Ed25519PrivateKey,
         clock: Callable[[], datetime] = utcnow,
         page_size: int = 50,
+        refresh_every: float | None = 30.0,
         keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
@@ -83,6 +84,8 @@ class HitlApp(App[int]):
         self.key = key
         self.clock = clock
         self.page_size = page_size
+        #: Seconds between automatic queue refreshes (``None``: only on ctrl+r).
+        self.refresh_every = refresh_every
         #: Rejection rationales typed per case, kept until the decision is recorded.
         self.drafts: dict[int, str] = {}
         #: The last error of a failed rejection per case, shown when the dialog reopens.

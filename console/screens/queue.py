@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueScreen"]
 
+#: The automatic refresh re-reads at most this many rows (the backend's page cap).
+REFRESH_MAX = 200
+
 
 class QueueScreen(Screen[None]):
     CSS_PATH = "queue.tcss"
@@ -67,6 +70,8 @@ class QueueScreen(Screen[None]):
     def on_mount(self) -> None:
         self.action_reload()
         self.set_interval(1.0, self._tick)
+        if self.hitl.refresh_every:
+            self.set_interval(self.hitl.refresh_every, self.refresh_quietly)
 
     @property
     def table(self) -> QueueTable:
@@ -81,12 +86,20 @@ class QueueScreen(Screen[None]):
     def _load(self, cursor: str | None) -> None:
         self.loading = True
         self._show_status()
-        self.load_page(cursor)
+        self.load_page(cursor, self.hitl.page_size)
+
+    def refresh_quietly(self) -> None:
+        """Fetch the loaded rows again (claims, new and decided cases), keeping the cursor."""
+        rows = self.table.row_count
+        if self.loading or rows > REFRESH_MAX:
+            return
+        self.loading = True
+        self.load_page(None, max(self.hitl.page_size, rows))
 
     @work(exclusive=True, group="queue")
-    async def load_page(self, cursor: str | None) -> None:
+    async def load_page(self, cursor: str | None, limit: int) -> None:
         try:
-            page = await self.hitl.client.queue(cursor=cursor, limit=self.hitl.page_size)
+            page = await self.hitl.client.queue(cursor=cursor, limit=limit)
         except ConsoleError as exc:
             self.post_message(self.PageFailed(exc))
             return
@@ -103,8 +116,9 @@ class QueueScreen(Screen[None]):
     @on(PageFailed)
     def _page_failed(self, message: PageFailed) -> None:
         self.loading = False
+        if self.error is None:  # say it once, not at every automatic refresh
+            self.notify(str(message.error), title="Could not load the queue", severity="error")
         self.error = str(message.error)
-        self.notify(self.error, title="Could not load the queue", severity="error")
         self._show_status()
 
     @on(QueueTable.NearEnd)
@@ -117,7 +131,7 @@ class QueueScreen(Screen[None]):
         if self.error:
             text = f"error: {self.error} (ctrl+r to retry)"
         elif self.loading:
-            text = "loading…" if not count else f"{count} open cases · loading more…"
+            text = "loading…" if not count else f"{count} open cases · loading…"
         elif not count:
             text = "No open cases in your groups. Nothing needs you right now."
         else:
@@ -140,9 +154,11 @@ class QueueScreen(Screen[None]):
 
     def _case_closed(self, decision: DecisionPublic | None) -> None:
         if decision is None:
+            self.refresh_quietly()
             return
         self.table.remove_case(decision.case_id)
         self._show_status()
+        self.refresh_quietly()
         self.notify(
             f"Case #{decision.case_id} {decision_line(decision)}; signed with key "
             f"{decision.key_id[:12]}…",

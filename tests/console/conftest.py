@@ -55,7 +55,12 @@ class ConsoleEnv:
     _apps: list[HitlApp] = field(default_factory=list)
 
     def app(
-        self, *, page_size: int = 50, demo: bool = False, flaky: FlakyTransport | None = None
+        self,
+        *,
+        page_size: int = 50,
+        demo: bool = False,
+        flaky: FlakyTransport | None = None,
+        refresh_every: float | None = 30.0,
     ) -> HitlApp:
         """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport."""
         if flaky is None:
@@ -69,6 +74,7 @@ class ConsoleEnv:
             key=self.key,
             clock=self.backend.clock,
             page_size=page_size,
+            refresh_every=refresh_every,
         )
         self._apps.append(app)
         return app

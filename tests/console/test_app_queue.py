@@ -207,3 +207,20 @@ async def test_queue_summary_column_takes_the_spare_width(console_env: ConsoleEn
         async with app.run_test(size=(width, 24)) as pilot:
             table = await loaded_queue(pilot)
             await wait_until(pilot, lambda: table.columns["summary"].width == expected)  # noqa: B023
+
+
+async def test_queue_refreshes_itself(console_env: ConsoleEnv) -> None:
+    """New cases and other supervisors' claims show up without a key press."""
+    _, bob = console_env.backend.add_supervisor("bob", ["payments", "moderation", "data-pipeline"])
+    app = console_env.app(refresh_every=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded_queue(pilot)
+        await pilot.press("j")
+        keep = table.current_case_id
+        assert keep is not None
+        console_env.backend.submit(sample_escalation(100))
+        console_env.claim_as(bob, keep)
+        await wait_until(pilot, lambda: table.row_count == 13)
+        await wait_until(pilot, lambda: table.items[keep].claimed_by == "bob")
+        assert table.current_case_id == keep
+        assert "bob" in screen_text(app)
