@@ -51,6 +51,13 @@ class FrozenClock:
         self.now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(autouse=True)
+def _never_the_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the developer's own keyring; keyring tests route to a private
+    Secret Service (tests/keyring_service.py) explicitly."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'hitl.db'}"

@@ -24,6 +24,9 @@ def test_demo_runs_the_console_on_a_seeded_backend_and_stops_it(
     an enrolled demo key; the user's config and keyring are untouched; quitting stops it."""
     monkeypatch.setenv("HITL_CONFIG", str(tmp_path / "user-config.toml"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    # The suite pins the fail backend everywhere; unset it here to see the demo set and
+    # restore it itself.
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
     seen: dict[str, object] = {}
 
     def fake_console(settings: ConsoleSettings) -> int:
