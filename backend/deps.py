@@ -20,7 +20,8 @@ __all__ = ["CurrentAgent", "CurrentSupervisor", "PrincipalCache", "StateDep"]
 _bearer = HTTPBearer(auto_error=False, description="A hitl agent or supervisor token")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain ``def`` dependency in the threadpool, a thread hop per request.
     state: AppState = request.app.state.hitl
     return state
 
