@@ -4,12 +4,16 @@ SQLAlchemy URL through ``HITL_DATABASE_URL``.
 SQLite is opened in WAL mode with a busy timeout and foreign keys on. Write
 transactions use :func:`write_session`, which on SQLite starts with ``BEGIN IMMEDIATE``
 so that concurrent writers queue on the busy timeout instead of failing when a read
-transaction tries to upgrade to a write.
+transaction tries to upgrade to a write. Within one process, SQLite writers also queue
+on a lock per engine: SQLite's busy handler polls with sleeps of up to 100 ms, so under
+concurrent writes most of the time went to sleeping while the database was free.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +28,10 @@ __all__ = ["database_url", "default_database_url", "make_engine", "read_session"
 
 APP_NAME = "hitl"
 _IMMEDIATE = "hitl_begin_immediate"
+#: Seconds SQLite waits for a lock (``timeout`` and ``busy_timeout`` below).
+_BUSY_TIMEOUT = 30
+#: SQLite engine -> the lock its writers take in this process (see :func:`write_session`).
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def default_database_url() -> str:
@@ -47,7 +55,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT},
             pool_size=8,
             max_overflow=8,
         )
@@ -61,7 +69,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT * 1000}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
@@ -73,6 +81,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN")
 
+        _writer_locks[engine] = threading.RLock()
     else:
         engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return engine
@@ -86,13 +95,25 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction takes the write lock up front and commits on exit."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{_IMMEDIATE: True})
-        with Session(bind=conn, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    """A session whose transaction takes the write lock up front and commits on exit.
+
+    On SQLite, writers in this process first queue on the engine's lock, so the next one
+    starts as soon as the previous commits. After the busy timeout a writer goes ahead
+    anyway and lets SQLite's own timeout decide, as before.
+    """
+    lock = _writer_locks.get(engine)
+    held = lock is not None and lock.acquire(timeout=_BUSY_TIMEOUT)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{_IMMEDIATE: True})
+            with Session(bind=conn, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+    finally:
+        if held:
+            assert lock is not None
+            lock.release()
