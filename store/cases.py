@@ -246,7 +246,7 @@ def _queue_rows(
     statement = _queue_statement(
         None if groups is None else len(groups), domain is not None, severity is not None, keyset
     )
-    return session.connection().execute(statement, params).all()
+    return list(session.connection().execute(statement, params).all())
 
 
 def queue_page(
