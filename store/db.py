@@ -76,10 +76,10 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            if conn.get_execution_options().get(_IMMEDIATE):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.exec_driver_sql("BEGIN")
+            # Straight to the driver: exec_driver_sql would run SQLAlchemy's whole
+            # statement machinery for every transaction, a cost on the order of a query.
+            begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN"
+            conn.connection.driver_connection.execute(begin)
 
         _writer_locks[engine] = threading.RLock()
     else:
