@@ -101,8 +101,15 @@ def _claim_public(session: Session, case: Case, state: AppState) -> ClaimPublic 
     )
 
 
-def _decision_public(session: Session, row: Decision) -> DecisionPublic:
-    supervisor = session.get(Supervisor, row.supervisor_id)
+def _decision_public(
+    session: Session, row: Decision, decider: Supervisor | None = None
+) -> DecisionPublic:
+    """The decision as shown; ``decider``, when the caller has them, saves a lookup."""
+    supervisor = (
+        decider
+        if decider is not None and decider.id == row.supervisor_id
+        else session.get(Supervisor, row.supervisor_id)
+    )
     return DecisionPublic(
         decision_id=row.id,
         case_id=row.case_id,
@@ -347,6 +354,6 @@ def decide(
             },
         )
         session.flush()
-        public = _decision_public(session, row)
+        public = _decision_public(session, row, supervisor)
     state.notifier.notify(case_id)
     return public
