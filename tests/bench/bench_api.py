@@ -48,6 +48,14 @@ if str(HERE) not in sys.path:
 
 PY = sys.executable
 
+NAMES = (
+    "GET /bench/noop",
+    "POST /bench/noop",
+    "GET /v1/queue (first page)",
+    "GET /v1/queue (deep cursor)",
+    "POST /v1/escalations",
+    "POST /v1/cases/{id}/decisions",
+)
 #: Targets from the issue.
 QUEUE_P50_MAX_RATIO = 2.0
 WRITE_RPS_MIN_RATIO = 0.40
@@ -82,24 +90,36 @@ def _read_response(sock: socket.socket, buf: bytearray) -> int:
 
 
 def latency_client(spec_path: str) -> None:
-    """Send pre-built requests one at a time on one keep-alive connection; print timings."""
+    """Send pre-built requests one at a time on one keep-alive connection; print timings.
+
+    The endpoints take turns in blocks of ``block`` requests, so that they all see the
+    same machine (a noisy neighbour slows them together and the ratios hold), while each
+    block runs after its own kind: a cheap endpoint is not timed while the server is still
+    paying for the previous heavy request (garbage collection, pool returns).
+    """
     spec = pickle.loads(Path(spec_path).read_bytes())
     sock = socket.create_connection(("127.0.0.1", spec["port"]))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     buf = bytearray()
-    timings: list[int] = []
-    statuses: dict[int, int] = {}
+    names = list(spec["endpoints"])
+    lists = [spec["endpoints"][name] for name in names]
+    timings: list[list[int]] = [[] for _ in names]
+    statuses: list[dict[int, int]] = [{} for _ in names]
     perf = time.perf_counter_ns
-    for i, raw in enumerate(spec["requests"]):
-        t0 = perf()
-        sock.sendall(raw)
-        status = _read_response(sock, buf)
-        t1 = perf()
-        statuses[status] = statuses.get(status, 0) + 1
-        if i >= spec["warmup"]:
-            timings.append(t1 - t0)
+    total, block = min(len(reqs) for reqs in lists), spec["block"]
+    for lo in range(0, total, block):
+        for e, reqs in enumerate(lists):
+            for i in range(lo, min(lo + block, total)):
+                t0 = perf()
+                sock.sendall(reqs[i])
+                status = _read_response(sock, buf)
+                t1 = perf()
+                statuses[e][status] = statuses[e].get(status, 0) + 1
+                if i >= spec["warmup"]:
+                    timings[e].append(t1 - t0)
     sock.close()
-    json.dump({"ns": timings, "statuses": statuses}, sys.stdout)
+    out = {name: {"ns": timings[e], "statuses": statuses[e]} for e, name in enumerate(names)}
+    json.dump(out, sys.stdout)
 
 
 # -- driving the server ---------------------------------------------------------------------
@@ -111,6 +131,7 @@ class Result:
     p50_ms: float | None = None
     p95_ms: float | None = None
     rps: float | None = None
+    rps_runs: list[float] = field(default_factory=list)
     c1_statuses: dict[str, int] = field(default_factory=dict)
     c32_errors: int = 0
     c32_seconds: float = 0.0
@@ -131,6 +152,9 @@ class Run:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        with socket.socket() as sock:  # a free loopback port, for the request bytes
+            sock.bind(("127.0.0.1", 0))
+            self.port: int = sock.getsockname()[1]
         self.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
         self.work = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
 
@@ -152,9 +176,6 @@ class Bench:
     def start_server(self, db: Path) -> None:
         from fill import BENCH_DIR
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         env = {
             **os.environ,
             "HITL_DATABASE_URL": f"sqlite:///{db}",
@@ -198,22 +219,38 @@ class Bench:
 
     # Measurements.
 
-    def latency(self, requests: list[bytes]) -> tuple[float, float, dict[str, int]]:
+    def latency(self, endpoints: dict[str, list[bytes]]) -> dict[str, Result]:
+        """p50 and p95 at concurrency 1 for every endpoint, measured interleaved."""
         spec = self.work / "latency.pickle"
         spec.write_bytes(
-            pickle.dumps({"port": self.port, "warmup": self.args.warmup, "requests": requests})
+            pickle.dumps(
+                {
+                    "port": self.port,
+                    "warmup": self.args.warmup,
+                    "block": self.args.block,
+                    "endpoints": endpoints,
+                }
+            )
         )
         out = subprocess.run(
             self._pinned(1, [PY, __file__, "--latency-client", str(spec)]),
             capture_output=True,
             check=True,
-            timeout=600,
+            timeout=1800,
         )
-        data = json.loads(out.stdout)
-        ns = sorted(data["ns"])
-        p50 = statistics.median(ns) / 1e6
-        p95 = ns[min(len(ns) - 1, math.ceil(0.95 * len(ns)) - 1)] / 1e6
-        return p50, p95, data["statuses"]
+        results = {}
+        for name, data in json.loads(out.stdout).items():
+            ns = sorted(data["ns"])
+            p50 = statistics.median(ns) / 1e6
+            p95 = ns[min(len(ns) - 1, math.ceil(0.95 * len(ns)) - 1)] / 1e6
+            results[name] = Result(name, p50, p95, c1_statuses=data["statuses"])
+            odd = set(data["statuses"]) - {"200", "201"}
+            print(
+                f"  c=1   {name:<32} p50 {p50:7.3f} ms  p95 {p95:7.3f} ms"
+                + (f"  statuses {data['statuses']}" if odd else ""),
+                flush=True,
+            )
+        return results
 
     def wrk(
         self,
@@ -262,28 +299,29 @@ class Bench:
         cmd += ["-d", str(max(1, int(seconds) - 1)), "-r", "200", "--threads"]
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def measure(
+    def throughput(
         self,
-        name: str,
-        c1_requests: list[bytes],
+        result: Result,
         path: str,
         token: str | None,
         script: list[str] | None = None,
         seconds: float | None = None,
         profile: str | None = None,
-    ) -> Result:
-        p50, p95, statuses = self.latency(c1_requests)
+    ) -> float:
+        """req/s at concurrency 32 into ``result`` (summed over repeats, see ``rps_runs``)."""
         rps, errors, ran, extra = self.wrk(path, token, script, seconds, profile)
-        result = Result(name, p50, p95, rps, {str(k): v for k, v in statuses.items()})
-        result.c32_errors, result.c32_seconds, result.note = errors, ran, extra
+        result.rps_runs.append(rps)
+        result.rps = statistics.mean(result.rps_runs)
+        result.c32_errors += errors
+        result.c32_seconds = ran
+        result.note = " ".join(x for x in (result.note, extra) if x)
         print(
-            f"  {name:<34} p50 {p50:7.3f} ms  p95 {p95:7.3f} ms  {rps:9,.0f} req/s"
+            f"  c={self.args.connections:<3} {result.name:<32} {rps:9,.0f} req/s"
             + (f"  [{errors} errors]" if errors else "")
-            + (f"  {extra}" if extra else "")
-            + (f"  c=1 statuses {statuses}" if set(statuses) - {"200", "201"} else ""),
+            + (f"  {extra}" if extra else ""),
             flush=True,
         )
-        return result
+        return rps
 
 
 # -- data for the requests ------------------------------------------------------------------
@@ -484,53 +522,18 @@ def run_size(bench: Bench, size: int) -> Run:
     envelopes = _envelopes(db_url, info, pool_ids)
     print(f"  signed in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    bench.start_server(db)
-    try:
-        n = args.warmup + args.requests
-        sup, agent = info.supervisor_token, info.agent_token
-        q_first = "/v1/queue"
-        q_deep = f"/v1/queue?cursor={cursor}"
-        r = run.results
-        prof = f"{size}-" if args.profile else None
-
-        def p(name: str) -> str | None:
-            return prof + name if prof else None
-
-        req = bench.request_bytes
-        r.append(
-            bench.measure(
-                "GET /bench/noop", [req("GET", "/bench/noop", None)] * n, "/bench/noop", None
-            )
-        )
-        post = str(bench.work / "noop.json")
-        r.append(
-            bench.measure(
-                "POST /bench/noop",
-                [req("POST", "/bench/noop", None, noop_body)] * n,
-                "/bench/noop",
-                None,
-                ["tests/bench/wrk_post.lua", post],
-            )
-        )
-        r.append(
-            bench.measure(
-                "GET /v1/queue (first page)",
-                [req("GET", q_first, sup)] * n,
-                q_first,
-                sup,
-                profile=p("queue-first"),
-            )
-        )
-        r.append(
-            bench.measure(
-                "GET /v1/queue (deep cursor)",
-                [req("GET", q_deep, sup)] * n,
-                q_deep,
-                sup,
-                profile=p("queue-deep"),
-            )
-        )
-        ingest_c1 = [
+    n = args.warmup + args.requests
+    sup, agent = info.supervisor_token, info.agent_token
+    q_first = "/v1/queue"
+    q_deep = f"/v1/queue?cursor={cursor}"
+    req = bench.request_bytes
+    noop_post, queue_first, queue_deep, ingest, decisions = NAMES[1:]
+    c1_requests = {
+        NAMES[0]: [req("GET", "/bench/noop", None)] * n,
+        noop_post: [req("POST", "/bench/noop", None, noop_body)] * n,
+        queue_first: [req("GET", q_first, sup)] * n,
+        queue_deep: [req("GET", q_deep, sup)] * n,
+        ingest: [
             req(
                 "POST",
                 "/v1/escalations",
@@ -538,23 +541,31 @@ def run_size(bench: Bench, size: int) -> Run:
                 templates[i % 3].replace(b"@@KEY@@", f"bench-c1-{size}-{i}".encode()),
             )
             for i in range(n)
-        ]
-        files = [str(bench.work / f"escalation-{i}.json") for i in range(3)]
-        r.append(
-            bench.measure(
-                "POST /v1/escalations",
-                ingest_c1,
-                "/v1/escalations",
-                agent,
-                ["tests/bench/wrk_ingest.lua", *files, f"bench-c32-{size}"],
-                profile=p("ingest"),
-            )
-        )
-        c1 = [
+        ],
+        decisions: [
             req("POST", f"/v1/cases/{case_id}/decisions", sup, body)
             for case_id, body in envelopes[:n]
-        ]
-        rest = envelopes[n:]
+        ],
+    }
+    rest = envelopes[n:]
+
+    def p(name: str) -> str | None:
+        return f"{size}-{name}" if args.profile else None
+
+    bench.start_server(db)
+    try:
+        results = bench.latency(c1_requests)
+        run.results = [results[name] for name in NAMES]
+        by = results
+        post = ["tests/bench/wrk_post.lua", str(bench.work / "noop.json")]
+        files = [str(bench.work / f"escalation-{i}.json") for i in range(3)]
+        # The baselines run first and last; their mean is the reference.
+        bench.throughput(by[NAMES[0]], "/bench/noop", None)
+        bench.throughput(by[noop_post], "/bench/noop", None, post)
+        bench.throughput(by[queue_first], q_first, sup, profile=p("queue-first"))
+        bench.throughput(by[queue_deep], q_deep, sup, profile=p("queue-deep"))
+        ingest_script = ["tests/bench/wrk_ingest.lua", *files, f"bench-c32-{size}"]
+        bench.throughput(by[ingest], "/v1/escalations", agent, ingest_script, profile=p("ingest"))
         # wrk cannot end early, so size the run to the envelopes: a short probe gives the rate.
         probe, rest = rest[: len(rest) // 4], rest[len(rest) // 4 :]
         prefix = bench.work / "decisions"
@@ -562,16 +573,16 @@ def run_size(bench: Bench, size: int) -> Run:
         probe_rps, *_ = bench.wrk("/", sup, ["tests/bench/wrk_decisions.lua", str(prefix)], 2.0)
         seconds = max(2.0, min(args.duration, len(rest) / (probe_rps * 1.3)))
         _write_decision_files(prefix, rest, args.threads)
-        result = bench.measure(
-            "POST /v1/cases/{id}/decisions",
-            c1,
+        bench.throughput(
+            by[decisions],
             "/",
             sup,
             ["tests/bench/wrk_decisions.lua", str(prefix)],
             seconds=seconds,
             profile=p("decisions"),
         )
-        r.append(result)
+        bench.throughput(by[NAMES[0]], "/bench/noop", None)
+        bench.throughput(by[noop_post], "/bench/noop", None, post)
     finally:
         bench.stop_server()
         shutil.copyfile(bench.work / "server.log", BENCH_DIR / f"server-{size}.log")
@@ -614,8 +625,9 @@ def report(run: Run, args: argparse.Namespace) -> str:
         f"{run.size:,} open cases: fill {run.fill_seconds:.0f} s"
         + (" (cached)" if run.fill_cached else "")
         + f", database {run.db_bytes / 2**20:,.0f} MiB; {run.load}",
-        f"c=1: {args.requests} requests after {args.warmup} warm-up, one keep-alive connection; "
-        f"c={args.connections}: wrk -t{args.threads}, {args.duration:g} s",
+        f"c=1: {args.requests} requests per endpoint after {args.warmup} warm-up, "
+        f"endpoints taking turns in blocks of {args.block} on one keep-alive connection; "
+        f"c={args.connections}: wrk -t{args.threads}, {args.duration:g} s per endpoint",
         "",
         f"| {'endpoint':<30} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s c=32':>10} "
         f"| {'ratio':<17} | {'target':<12} |",
@@ -629,6 +641,13 @@ def report(run: Run, args: argparse.Namespace) -> str:
     notes = (
         [f"{r.name}: {r.c32_errors} non-2xx at c=32" for r in run.results if r.c32_errors]
         + [f"{r.name}: {r.note}" for r in run.results if r.note]
+        + [
+            f"{r.name}: c={args.connections} "
+            + " and ".join(f"{x:,.0f}" for x in r.rps_runs)
+            + " req/s (first and last run), mean used"
+            for r in run.results
+            if len(r.rps_runs) > 1
+        ]
         + [
             f"{r.name}: c=32 ran {r.c32_seconds:.1f} s (as many envelopes as were signed)"
             for r in run.results
@@ -648,6 +667,9 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--requests", type=int, default=2000, help="c=1 requests per endpoint")
     parser.add_argument("--warmup", type=int, default=200, help="c=1 warm-up requests")
+    parser.add_argument(
+        "--block", type=int, default=50, help="c=1 requests per endpoint before the next takes over"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="wrk seconds per endpoint")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")

@@ -1,21 +1,25 @@
 """Fill a hitl SQLite database with N open cases, fast, for the API benchmark.
 
-The rows are what ``POST /v1/escalations`` would have stored: a pool of realistic
-escalations from :mod:`store.samples`, triaged by the built-in triage, each row with its
-own id, idempotency key, trace id, timestamps, request digest and content digest; plus a
-``case.created`` audit event per case, so the hash chain verifies end to end.
+The rows are what ``POST /v1/escalations`` stores, because the service itself makes
+them: a pool of realistic escalations from :mod:`store.samples` is submitted through
+``submit_escalation`` (the app's own triage, digests and audit event) into a scratch
+database, and those rows are the templates. Every one of the N rows is a template with
+its own id, idempotency key, trace id, timestamps, request digest and content digest,
+plus its ``case.created`` audit event, chained, so the whole log verifies.
 
 Speed comes from doing the expensive parts once per template, not once per row:
 
 - the RFC 8785 canonical JSON of a template's content (and of its request and its audit
   event) is computed once with sentinel values; per row the sentinels are replaced by the
   row's values, which gives byte for byte what ``canonical_json`` returns for that row
-  (canonical JSON of a nested value does not depend on where it sits). ``_self_check``
-  recomputes sampled rows the service's way and fails loudly on any difference;
-- rows go in with SQLAlchemy Core ``executemany`` in big transactions, against a mirror
-  of the tables with plain column types (JSON and datetimes are serialized here, once
-  per template or with a cheap ``strftime``), with the secondary indexes dropped during
-  the load and recreated from their own ``CREATE INDEX`` statements afterwards.
+  (canonical JSON of a nested value does not depend on where it sits). Each template's
+  splices are first checked against the digests and event bytes the service wrote for
+  it, and ``_self_check`` recomputes sampled rows of the result the service's way;
+- rows go in with SQLAlchemy Core ``executemany`` in one transaction per 20k rows,
+  against a mirror of the tables with plain column types (values are the scratch rows'
+  stored text), with the secondary indexes dropped during the load and recreated from
+  their own ``CREATE INDEX`` statements afterwards; a forked worker builds the next
+  chunk of rows while this process chains and inserts the current one.
 
 Filled databases are cached under ``.bench/`` keyed by size, Alembic revision and
 :data:`FILL_VERSION`; the benchmark copies the cached file before each run, so the cache
@@ -34,6 +38,7 @@ import random
 import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -61,28 +66,30 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from backend.app import create_app  # noqa: E402
 from backend.services.admin import add_agent, add_supervisor  # noqa: E402
+from backend.services.escalations import submit_escalation  # noqa: E402
 from backend.services.keys import enroll_key  # noqa: E402
 from backend.services.triage import BuiltinTriage  # noqa: E402
 from backend.settings import BackendSettings  # noqa: E402
 from backend.state import AppState  # noqa: E402
 from store import audit  # noqa: E402
-from store.canonical import canonical_json, json_digest, sha256_hex  # noqa: E402
+from store.canonical import canonical_json, json_digest, parse_json, sha256_hex  # noqa: E402
 from store.cases import case_content  # noqa: E402
-from store.contracts import SEVERITY_RANK, EscalationCreate  # noqa: E402
+from store.contracts import EscalationCreate  # noqa: E402
 from store.db import make_engine, read_session  # noqa: E402
 from store.migrate import alembic_config, upgrade  # noqa: E402
 from store.samples import DOMAINS, sample_escalation  # noqa: E402
 from store.signing import public_key_b64  # noqa: E402
-from store.tables import AuditEvent, AuditHead, Case  # noqa: E402
+from store.tables import Agent, AuditEvent, AuditHead, Case  # noqa: E402
 
 __all__ = ["BENCH_DIR", "FILL_VERSION", "FillInfo", "fill"]
 
 BENCH_DIR = ROOT / ".bench"
 #: Bump when the rows this module writes change, so cached files are rebuilt.
-FILL_VERSION = 1
+FILL_VERSION = 2
 #: Distinct sample escalations per database; rows cycle through them.
-TEMPLATES = 3000
+TEMPLATES = 1000
 #: The backlog's cases arrived over this span, ending at fill time.
 BACKLOG = timedelta(days=30)
 CHUNK = 20_000
@@ -92,14 +99,14 @@ SEED = 11
 
 # Sentinels: values that cannot occur in the sample data, replaced per row.
 _ID = 987654321012345
+_SEQ = 876543210987654
 _TRACE = "T" * 32
 _KEY = "@@IDEMPOTENCY_KEY@@"
 _CREATED = datetime(2099, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 _DUE = datetime(2098, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+_PREV = "@@PREV@@"
 _CONTENT = "@@CONTENT@@"
 _DIGEST = "@@CONTENT_DIGEST@@"
-_PREV = "@@PREV@@"
-_SEQ = 876543210987654
 
 
 @dataclass
@@ -120,6 +127,7 @@ class FillInfo:
     key_id: str
     first_case_id: int
     audit_events: int
+    samples: list[int]  # row n is sample_escalation(samples[n % len(samples)], SEED)
 
     def private_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(self.signing_key))
@@ -137,17 +145,14 @@ def cache_path(size: int) -> Path:
 
 def _iso(ts: datetime) -> str:
     """Datetimes as pydantic's JSON mode and the audit log write them."""
-    return ts.isoformat().replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _db_ts(ts: datetime) -> str:
-    """Datetimes as SQLAlchemy's SQLite DATETIME stores them (UTC, no offset)."""
-    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _json_col(value: Any) -> str:
-    """JSON columns as SQLAlchemy's JSON type serializes them (``json.dumps`` defaults)."""
-    return json.dumps(value)
+def _j(text: str) -> bytes:
+    """A JSON string (the values spliced here need no escaping; asserted)."""
+    out = json.dumps(text)
+    assert out == f'"{text}"', text
+    return out.encode()
 
 
 class _Splice:
@@ -179,153 +184,121 @@ class _Splice:
 
 @dataclass
 class _Template:
+    sample: int  # the store.samples index
     domain: str
-    severity: str
-    rank: int
-    group: str
     sla: timedelta
-    static: dict[str, Any]  # column values shared by every row of this template
-    request: _Splice  # idempotency key, trace id
-    content: _Splice  # id, trace id, created_at, due_at
+    row: dict[str, Any]  # the case row the service stored, as stored (text, numbers)
+    kind: str  # the audit event's kind and actor
+    actor: str
+    request: _Splice  # idempotency key, trace id -> request bytes
+    content: _Splice  # id, trace id, created_at, due_at -> content bytes
+    event: _Splice  # seq, prev, ts, case id, content, content digest, key -> event body
 
 
-def _templates(n: int, agent_name: str) -> list[_Template]:
-    triage = BuiltinTriage()
-    out = []
-    for i in range(n):
-        esc = sample_escalation(i, seed=SEED)
-        outcome = triage.evaluate(esc)
-        shaped = esc.model_copy(update={"idempotency_key": _KEY, "trace_id": _TRACE})
-        request = _Splice(
-            canonical_json(shaped.model_dump(mode="json")),
-            [json.dumps(_KEY).encode(), json.dumps(_TRACE).encode()],
-        )
-        static = {
-            "agent_id": None,
-            "status": "open",
-            "severity": outcome.severity,
-            "severity_rank": SEVERITY_RANK[outcome.severity],
-            "domain": esc.domain,
-            "group_name": outcome.group,
-            "summary": esc.summary,
-            "confidence": esc.confidence.effective,
-            "model_name": esc.model.name,
-            "model_version": esc.model.version,
-            "model_seed": esc.model.seed,
-            "policy_id": outcome.policy.id,
-            "policy_version": outcome.policy.version,
-            "policy_hash": outcome.policy.hash,
-            "policy_rule": outcome.policy.rule,
-            "proposed_action": _json_col(esc.proposed_action.model_dump(mode="json")),
-            "fallback_action": _json_col(outcome.fallback.model_dump(mode="json")),
-            "context": _json_col(esc.context),
-            "reasoning": _json_col([b.model_dump(mode="json") for b in esc.reasoning]),
-            "evidence": _json_col([e.model_dump(mode="json") for e in esc.evidence]),
-            "alternatives": _json_col([a.model_dump(mode="json") for a in esc.alternatives]),
-            "confidence_detail": _json_col(esc.confidence.model_dump(mode="json")),
-            "risk_flags": _json_col(esc.risk_flags),
-            "amount": esc.amount,
-            "claimed_by_id": None,
-            "claim_expires_at": None,
-            "claim_token": 0,
-        }
-        # The content exactly as the service builds it, from a row with sentinel values.
-        row = _case_row(esc, outcome, _ID, _KEY, _TRACE, _CREATED, _DUE)
-        content = _Splice(
-            canonical_json(case_content(row, agent_name=agent_name).model_dump(mode="json")),
-            [
-                str(_ID).encode(),
-                json.dumps(_TRACE).encode(),
-                json.dumps(_iso(_CREATED)).encode(),
-                json.dumps(_iso(_DUE)).encode(),
-            ],
-        )
-        out.append(
-            _Template(
-                domain=esc.domain,
-                severity=outcome.severity,
-                rank=SEVERITY_RANK[outcome.severity],
-                group=outcome.group,
-                sla=outcome.sla,
-                static=static,
-                request=request,
-                content=content,
-            )
-        )
-    return out
+def _templates(n: int) -> list[_Template]:
+    """Submit ``n`` sample escalations through the service into a scratch database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scratch.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        app = create_app(BackendSettings(database_url=url, server_key=Path(tmp) / "key.pem"))
+        state: AppState = app.state.hitl
+        raw = sqlite3.connect(path)
+        try:
+            agent_id, _ = add_agent(state.engine, name=AGENT, domains=list(DOMAINS))
+            with read_session(state.engine) as session:
+                agent = session.get(Agent, agent_id)
+            assert agent is not None
+            out = []
+            for i in range(n):
+                esc = sample_escalation(i, seed=SEED)
+                status, _ = submit_escalation(state, agent=agent, escalation=esc)
+                if status.status == "open":  # a policy may settle some: never queued
+                    out.append(_template(state, raw, esc, i, status.id))
+            return out
+        finally:
+            raw.close()
+            state.engine.dispose()
 
 
-def _case_row(
-    esc: EscalationCreate,
-    outcome: Any,
-    case_id: int,
-    key: str,
-    trace: str,
-    created: datetime,
-    due: datetime,
-) -> Case:
-    """An unsaved ``Case`` as ``backend.services.escalations._create_case`` builds it."""
-    return Case(
-        id=case_id,
-        agent_id=0,
-        idempotency_key=key,
-        request_digest="",
-        status="open",
-        severity=outcome.severity,
-        severity_rank=SEVERITY_RANK[outcome.severity],
-        domain=esc.domain,
-        group_name=outcome.group,
-        summary=esc.summary,
-        confidence=esc.confidence.effective,
-        due_at=due,
-        created_at=created,
-        updated_at=created,
-        trace_id=trace,
-        model_name=esc.model.name,
-        model_version=esc.model.version,
-        model_seed=esc.model.seed,
-        policy_id=outcome.policy.id,
-        policy_version=outcome.policy.version,
-        policy_hash=outcome.policy.hash,
-        policy_rule=outcome.policy.rule,
-        content_digest="",
-        proposed_action=esc.proposed_action.model_dump(mode="json"),
-        fallback_action=outcome.fallback.model_dump(mode="json"),
-        context=esc.context,
-        reasoning=[b.model_dump(mode="json") for b in esc.reasoning],
-        evidence=[e.model_dump(mode="json") for e in esc.evidence],
-        alternatives=[a.model_dump(mode="json") for a in esc.alternatives],
-        confidence_detail=esc.confidence.model_dump(mode="json"),
-        risk_flags=esc.risk_flags,
-        amount=esc.amount,
+def _template(
+    state: AppState, raw: sqlite3.Connection, esc: EscalationCreate, sample: int, case_id: int
+) -> _Template:
+    cur = raw.execute("SELECT * FROM cases WHERE id = ?", (case_id,))
+    row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+    seq, prev, kind, actor, body = raw.execute(
+        "SELECT seq, prev_hash, kind, actor, body FROM audit_events WHERE case_id = ?",
+        (case_id,),
+    ).fetchone()
+    with read_session(state.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        session.expunge(case)
+    created, due, trace = case.created_at, case.due_at, case.trace_id
+    assert trace is not None
+    sha = hashlib.sha256
+
+    # The request digest: the escalation as the service digests it.
+    shaped = esc.model_copy(update={"idempotency_key": _KEY, "trace_id": _TRACE})
+    request = _Splice(canonical_json(shaped.model_dump(mode="json")), [_j(_KEY), _j(_TRACE)])
+    mine = "sha256:" + sha(request([_j(esc.idempotency_key), _j(trace)])).hexdigest()
+    if mine != row["request_digest"]:
+        raise AssertionError("the service digests requests differently now; update fill.py")
+
+    # The content: what case_content shows for this row, with sentinel values.
+    case.id, case.trace_id, case.created_at, case.due_at = _ID, _TRACE, _CREATED, _DUE
+    content = _Splice(
+        canonical_json(case_content(case, agent_name=AGENT).model_dump(mode="json")),
+        [str(_ID).encode(), _j(_TRACE), _j(_iso(_CREATED)), _j(_iso(_DUE))],
     )
+    content_bytes = content([str(case_id).encode(), _j(trace), _j(_iso(created)), _j(_iso(due))])
+    if "sha256:" + sha(content_bytes).hexdigest() != row["content_digest"]:
+        raise AssertionError("the content digest is built differently now; update fill.py")
 
-
-def _event_splice(agent_name: str) -> _Splice:
-    """A ``case.created`` audit event body as :func:`store.audit.append_event` builds it."""
-    body = canonical_json(
-        {
-            "v": 1,
-            "seq": _SEQ,
-            "prev": _PREV,
-            "ts": _iso(_CREATED),
-            "kind": "case.created",
-            "actor": f"agent:{agent_name}",
-            "case_id": _ID,
-            "data": {"content": _CONTENT, "content_digest": _DIGEST, "idempotency_key": _KEY},
-        }
+    # The audit event: the service's own, with sentinels where the row's values go.
+    event = parse_json(bytes(body))
+    data = event["data"]
+    expected = (event["seq"], event["prev"], event["ts"], event["case_id"])
+    assert expected == (seq, prev, _iso(created), case_id), expected
+    assert (data["content_digest"], data["idempotency_key"]) == (
+        row["content_digest"],
+        esc.idempotency_key,
     )
-    return _Splice(
-        body,
+    event.update(seq=_SEQ, prev=_PREV, ts=_iso(_CREATED), case_id=_ID)
+    data.update(content=_CONTENT, content_digest=_DIGEST, idempotency_key=_KEY)
+    splice = _Splice(
+        canonical_json(event),
         [
             str(_SEQ).encode(),
-            json.dumps(_PREV).encode(),
-            json.dumps(_iso(_CREATED)).encode(),
+            _j(_PREV),
+            _j(_iso(_CREATED)),
             str(_ID).encode(),
-            json.dumps(_CONTENT).encode(),
-            json.dumps(_DIGEST).encode(),
-            json.dumps(_KEY).encode(),
+            _j(_CONTENT),
+            _j(_DIGEST),
+            _j(_KEY),
         ],
+    )
+    values = [
+        str(seq).encode(),
+        _j(prev),
+        _j(_iso(created)),
+        str(case_id).encode(),
+        content_bytes,
+        _j(row["content_digest"]),
+        _j(esc.idempotency_key),
+    ]
+    if splice(values) != bytes(body):
+        raise AssertionError("the audit event is built differently now; update fill.py")
+    return _Template(
+        sample=sample,
+        domain=esc.domain,
+        sla=due - created,
+        row=row,
+        kind=kind,
+        actor=actor,
+        request=request,
+        content=content,
+        event=splice,
     )
 
 
@@ -345,7 +318,6 @@ class _Plan:
     first_id: int
     agent_id: int
     templates: list[_Template]
-    event: _Splice
     first_seq: int
     columns: list[str]  # the cases table's columns, in insert order
     start: datetime  # naive UTC: the first case's arrival
@@ -354,8 +326,9 @@ class _Plan:
 _plan: _Plan | None = None
 
 
-def _chunk(lo: int, hi: int) -> list[tuple[list[Any], str, bytes, bytes]]:
-    """Rows ``lo..hi-1``: (case row, created_at as stored, event body before and after prev).
+def _chunk(lo: int, hi: int) -> list[tuple[list[Any], str, bytes, bytes, int]]:
+    """Rows ``lo..hi-1``: (case row, created_at as stored, event body before and after
+    prev, template index).
 
     Runs in the worker process. The event body's ``prev`` (the previous event's hash) is
     the only value that needs the rows before it, so the parent splices it in.
@@ -367,9 +340,7 @@ def _chunk(lo: int, hi: int) -> list[tuple[list[Any], str, bytes, bytes]]:
     col = {name: i for i, name in enumerate(plan.columns)}
     bases = []
     for t in plan.templates:
-        base: list[Any] = [None] * len(plan.columns)
-        for name, value in t.static.items():
-            base[col[name]] = value
+        base = [t.row[name] for name in plan.columns]
         base[col["agent_id"]] = plan.agent_id
         bases.append(base)
     i_id, i_key, i_req = col["id"], col["idempotency_key"], col["request_digest"]
@@ -384,13 +355,12 @@ def _chunk(lo: int, hi: int) -> list[tuple[list[Any], str, bytes, bytes]]:
         # Naive UTC datetimes: isoformat gives pydantic's text (plus "Z") and the DB's text.
         created = plan.start + timedelta(microseconds=int(n * step_us) + rng.randrange(1000))
         due = created + t.sla
-        created_iso, due_iso = created.isoformat() + "Z", due.isoformat() + "Z"
+        created_j = f'"{created.isoformat()}Z"'.encode()
         created_s = created.isoformat(" ", "microseconds")
         key = f"fill-{t.domain}-{n:07d}"
         trace = f"{rng.getrandbits(128):032x}"
-        key_j, trace_j = f'"{key}"'.encode(), f'"{trace}"'.encode()
-        id_b, created_j = str(case_id).encode(), f'"{created_iso}"'.encode()
-        content = t.content([id_b, trace_j, created_j, f'"{due_iso}"'.encode()])
+        key_j, trace_j, id_b = f'"{key}"'.encode(), f'"{trace}"'.encode(), str(case_id).encode()
+        content = t.content([id_b, trace_j, created_j, f'"{due.isoformat()}Z"'.encode()])
         digest = "sha256:" + sha256(content).hexdigest()
         row = bases[k].copy()
         row[i_id] = case_id
@@ -401,14 +371,10 @@ def _chunk(lo: int, hi: int) -> list[tuple[list[Any], str, bytes, bytes]]:
         row[i_trace] = trace
         row[i_digest] = digest
         seq_b = str(plan.first_seq + n).encode()
-        body = plan.event([seq_b, _PREV_MARK, created_j, id_b, content, digest_j(digest), key_j])
+        body = t.event([seq_b, _PREV_MARK, created_j, id_b, content, f'"{digest}"'.encode(), key_j])
         head, tail = body.split(_PREV_MARK)
-        out.append((row, created_s, head, tail))
+        out.append((row, created_s, head, tail, k))
     return out
-
-
-def digest_j(digest: str) -> bytes:
-    return f'"{digest}"'.encode()
 
 
 #: Stands for the JSON string of the previous hash until the parent knows it (canonical
@@ -476,12 +442,10 @@ def _load(
             first_id=first_id,
             agent_id=agent_id,
             templates=templates,
-            event=_event_splice(AGENT),
             first_seq=seq0 + 1,
             columns=[c.name for c in cases.columns],
             start=(datetime.now(UTC) - BACKLOG).replace(tzinfo=None),
         )
-        actor = f"agent:{AGENT}"
         id_at = _plan.columns.index("id")
         prev = prev_hash.encode()
         seq = seq0
@@ -490,35 +454,30 @@ def _load(
         gc.disable()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
             ahead = [pool.submit(_chunk, *b) for b in bounds[:2]]
+            waited = 0.0
             for i in range(len(bounds)):
+                w0 = time.perf_counter()
                 chunk = ahead.pop(0).result()
+                waited += time.perf_counter() - w0
                 if i + 2 < len(bounds):
                     ahead.append(pool.submit(_chunk, *bounds[i + 2]))
                 event_rows = []
-                for row, created_s, head, tail in chunk:
+                for row, created_s, head, tail, k in chunk:
                     seq += 1
                     body = b"".join((head, b'"', prev, b'"', tail))
                     digest = hashlib.sha256(body).hexdigest()
+                    t = templates[k]
                     event_rows.append(
-                        (
-                            seq,
-                            created_s,
-                            "case.created",
-                            row[id_at],
-                            actor,
-                            prev.decode(),
-                            digest,
-                            body,
-                        )
+                        (seq, created_s, t.kind, row[id_at], t.actor, prev.decode(), digest, body)
                     )
                     prev = digest.encode()
                 with conn.begin():
-                    conn.exec_driver_sql(insert_case, [tuple(r) for r, *_ in chunk])
+                    conn.exec_driver_sql(insert_case, [tuple(c[0]) for c in chunk])
                     conn.exec_driver_sql(insert_event, event_rows)
                 done = bounds[i][1]
                 if (i + 1) % 10 == 0 or done == size:
                     rate = done / (time.perf_counter() - t0)
-                    log(f"  {done:>9,} cases ({rate:,.0f}/s)")
+                    log(f"  {done:>9,} cases ({rate:,.0f}/s; waited {waited:.1f} s for rows)")
         gc.enable()
         log(f"  recreating {len(indexes)} indexes")
         with conn.begin():
@@ -535,10 +494,11 @@ def _load(
 
 
 def _self_check(url: str, info: FillInfo, samples: int = 50) -> None:
-    """Recompute sampled rows the way the service does; any difference is a fill bug."""
+    """Recompute sampled rows the way the service and the verifier do; a fill bug fails."""
     rng = random.Random(1)
     last = info.first_case_id + info.size - 1
     ids = {info.first_case_id, last, *rng.sample(range(info.first_case_id, last + 1), samples)}
+    events = AuditEvent.__table__  # type: ignore[attr-defined]
     engine = make_engine(url)
     try:
         with read_session(engine) as session:
@@ -548,42 +508,41 @@ def _self_check(url: str, info: FillInfo, samples: int = 50) -> None:
                 content = case_content(case, agent_name=AGENT).model_dump(mode="json")
                 if json_digest(content) != case.content_digest:
                     raise AssertionError(f"case {case_id}: content digest differs")
-                ev = session.exec(  # type: ignore[call-overload]
-                    AuditEvent.__table__.select().where(  # type: ignore[attr-defined]
-                        AuditEvent.__table__.c.case_id == case_id  # type: ignore[attr-defined]
-                    )
-                ).one()
-                body = canonical_json(
-                    {
-                        "v": 1,
-                        "seq": ev.seq,
-                        "prev": ev.prev_hash,
-                        "ts": _iso(case.created_at),
-                        "kind": "case.created",
-                        "actor": f"agent:{AGENT}",
-                        "case_id": case_id,
-                        "data": {
-                            "content": content,
-                            "content_digest": case.content_digest,
-                            "idempotency_key": case.idempotency_key,
-                        },
-                    }
-                )
-                if bytes(ev.body) != body or sha256_hex(body) != ev.hash:
-                    raise AssertionError(f"case {case_id}: audit event differs")
-                n = (case_id - info.first_case_id) % min(TEMPLATES, info.size)
-                request = sample_escalation(n, seed=SEED).model_copy(
+                n = case_id - info.first_case_id
+                esc = sample_escalation(info.samples[n % len(info.samples)], seed=SEED)
+                request = esc.model_copy(
                     update={"idempotency_key": case.idempotency_key, "trace_id": case.trace_id}
                 )
                 if json_digest(request.model_dump(mode="json")) != case.request_digest:
                     raise AssertionError(f"case {case_id}: request digest differs")
-            prev = session.exec(  # type: ignore[call-overload]
-                AuditEvent.__table__.select().where(  # type: ignore[attr-defined]
-                    AuditEvent.__table__.c.seq == info.audit_events  # type: ignore[attr-defined]
+                ev = (
+                    session.connection()
+                    .execute(events.select().where(events.c.case_id == case_id))
+                    .one()
                 )
-            ).one()
+                body = bytes(ev.body)
+                parsed = parse_json(body)
+                prev = (
+                    session.connection()
+                    .execute(events.select().where(events.c.seq == ev.seq - 1))
+                    .one()
+                )
+                if (
+                    sha256_hex(body) != ev.hash
+                    or canonical_json(parsed) != body
+                    or parsed["prev"] != ev.prev_hash
+                    or prev.hash != ev.prev_hash
+                    or parsed["data"]["content"] != content
+                    or parsed["data"]["content_digest"] != case.content_digest
+                ):
+                    raise AssertionError(f"case {case_id}: audit event differs")
             head = session.get(AuditHead, 1)
-            assert head is not None and head.hash == prev.hash and head.seq == prev.seq
+            tail = (
+                session.connection()
+                .execute(events.select().where(events.c.seq == info.audit_events))
+                .one()
+            )
+            assert head is not None and (head.seq, head.hash) == (tail.seq, tail.hash)
     finally:
         engine.dispose()
 
@@ -667,8 +626,8 @@ def fill(size: int, *, force: bool = False, log: Any = print) -> FillInfo:
     log(f"filling {size:,} cases into {path.name}")
     upgrade(url)
     principals = _principals(url, BENCH_DIR)
-    templates = _templates(min(TEMPLATES, size), AGENT)
-    log(f"  {len(templates)} templates in {time.perf_counter() - t0:.1f} s")
+    templates = _templates(min(TEMPLATES, size))
+    log(f"  {len(templates)} templates through the service in {time.perf_counter() - t0:.1f} s")
     first_id, events = _load(url, size, principals["agent_id"], templates, log)
     seconds = time.perf_counter() - t0
     conn = sqlite3.connect(tmp, isolation_level=None)
@@ -684,6 +643,7 @@ def fill(size: int, *, force: bool = False, log: Any = print) -> FillInfo:
         db_bytes=tmp.stat().st_size,
         first_case_id=first_id,
         audit_events=events,
+        samples=[t.sample for t in templates],
         **principals,
     )
     _self_check(url, info)
@@ -704,7 +664,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     info = fill(args.size, force=args.force)
-    print(json.dumps({k: v for k, v in asdict(info).items() if "token" not in k}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: v
+                for k, v in asdict(info).items()
+                if k not in ("samples", "agent_token", "supervisor_token", "signing_key")
+            },
+            indent=2,
+        )
+    )
     if args.verify:
         t0 = time.perf_counter()
         report = verify_chain(Path(info.path))

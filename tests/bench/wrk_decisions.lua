@@ -42,5 +42,7 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     out = out + (thread:get("exhausted") or 0)
   end
-  io.write(string.format("BENCH exhausted_threads=%d\n", out))
+  if out > 0 then
+    io.write(string.format("BENCH %d thread(s) ran out of envelopes\n", out))
+  end
 end
