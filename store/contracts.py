@@ -197,6 +197,22 @@ class EscalationCreate(_Contract):
     fallback_action: ActionSpec | None = Field(
         default=None, description="A conservative action to take if nobody decides in time"
     )
+    # Signals for the escalation policy (all optional: agents that omit them stay valid).
+    data_quality_flags: list[ShortText] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Problems the agent found in its own inputs (stale, partial, unverified)",
+    )
+    missing_inputs: list[ShortText] = Field(
+        default_factory=list, max_length=20, description="Inputs the agent needed but lacked"
+    )
+    tags: list[ShortText] = Field(default_factory=list, max_length=20)
+    latency_budget_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        description="How long the agent can wait for a decision, in milliseconds",
+    )
 
 
 class CaseContent(_Contract):
