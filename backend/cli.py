@@ -1,4 +1,4 @@
-"""Server-side commands: ``serve``, ``db upgrade``, ``admin ...``.
+"""Server-side commands: ``serve``, ``db upgrade``, ``admin ...``, ``policy ...``.
 
 Registered into the ``hitl`` CLI through the ``hitl.commands`` entry point, and runnable
 alone as ``python -m backend``. Heavy imports happen inside the commands.
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from backend.policy_cli import policy_app
 
 __all__ = ["app", "register"]
 
@@ -144,6 +146,7 @@ def register(root: typer.Typer) -> None:
     root.command("serve")(serve)
     root.add_typer(db_app, name="db")
     root.add_typer(admin_app, name="admin")
+    root.add_typer(policy_app, name="policy")
 
 
 app = typer.Typer(name="hitl-backend", no_args_is_help=True, add_completion=False)

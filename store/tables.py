@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Checkpoint",
     "Claim",
     "Decision",
+    "PolicyVersion",
     "Supervisor",
     "SupervisorKey",
 ]
@@ -90,6 +91,8 @@ class Case(SQLModel, table=True):
     policy_version: str = Field(max_length=100)
     policy_hash: str = Field(max_length=80)
     policy_rule: str = Field(max_length=100)
+    # The matched rule's description: the reason supervisors and the agent read.
+    policy_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
     content_digest: str = Field(max_length=80)
     # What the supervisor sees, as JSON documents.
     proposed_action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -107,6 +110,11 @@ class Case(SQLModel, table=True):
     confidence_detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     risk_flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     amount: float | None = None
+    # needs_info: the inputs the agent was asked for.
+    missing_inputs: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
     # The current claim, denormalized from ``claims`` for the queue page.
     claimed_by_id: int | None = Field(default=None, foreign_key="supervisors.id")
     claim_expires_at: datetime | None = None
@@ -141,6 +149,30 @@ class Decision(SQLModel, table=True):
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: str = Field(max_length=200)
     decided_at: datetime
+
+
+class PolicyVersion(SQLModel, table=True):
+    """One pushed version of a policy file, immutable once stored; at most one per policy
+    id is active."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "version", name="uq_policy_versions_version"),
+        UniqueConstraint("policy_id", "content_hash", name="uq_policy_versions_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy_id: str = Field(max_length=100)
+    version: int
+    content_hash: str = Field(max_length=80, description="sha256:<hex> of the file's bytes")
+    # The TOML text, verbatim (its UTF-8 bytes hash to content_hash).
+    source: str
+    filename: str = Field(max_length=255)
+    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    author: str = Field(max_length=120)
+    created_at: datetime
+    active: bool = Field(default=False, index=True)
+    activated_at: datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):

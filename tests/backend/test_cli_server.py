@@ -29,8 +29,8 @@ def test_db_upgrade_creates_schema_with_migrations(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     result = _backend("db", "upgrade", "--database-url", url)
     assert result.returncode == 0, result.stderr
-    assert "revision 0001" in result.stdout
-    assert current_revision(url) == "0001"
+    assert "revision 0002" in result.stdout
+    assert current_revision(url) == "0002"
     engine = make_engine(url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
@@ -44,6 +44,7 @@ def test_db_upgrade_creates_schema_with_migrations(tmp_path: Path) -> None:
         "audit_events",
         "audit_head",
         "audit_checkpoints",
+        "policy_versions",
         "alembic_version",
     } <= tables
 
