@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from backend.problems import install_problem_handlers
 from backend.routes import audit, cases, escalations, health, me
 from backend.serverkey import load_or_create_server_key
-from backend.services.triage import BuiltinTriage, Triage
+from backend.services.policy_triage import PolicyTriage
+from backend.services.triage import Triage
 from backend.settings import BackendSettings
 from backend.state import AppState, Clock
 from store.contracts import utcnow
@@ -29,12 +30,14 @@ def create_app(
 ) -> FastAPI:
     """Build the app. The database must already be migrated (`hitl db upgrade`)."""
     settings = settings or BackendSettings()
+    engine = make_engine(settings.database_url)
     state = AppState(
         settings=settings,
-        engine=make_engine(settings.database_url),
+        engine=engine,
         server_key=load_or_create_server_key(settings.server_key),
         clock=clock,
-        triage=triage or BuiltinTriage(),
+        # The active policies (`hitl policy push`); BuiltinTriage where none applies.
+        triage=triage or PolicyTriage(engine, refresh_seconds=settings.policy_refresh_seconds),
     )
 
     @asynccontextmanager

@@ -33,3 +33,9 @@ class BackendSettings(BaseSettings):
         default=600, description="How far a signed decision's timestamp may be from server time"
     )
     queue_page_max: int = Field(default=200, ge=1, le=1000)
+    policy_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often ingest checks for a newly activated policy version "
+        "(`hitl policy push` takes effect within this many seconds, no restart)",
+    )

@@ -23,6 +23,7 @@ from pydantic import (
 from store.canonical import MAX_SAFE_INTEGER
 
 __all__ = [
+    "POLICY_STATUSES",
     "SEVERITIES",
     "SEVERITY_RANK",
     "ActionSpec",
@@ -61,7 +62,10 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 #: Queue order: lower rank first.
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
-CaseStatus = Literal["open", "decided"]
+#: ``open`` and ``decided`` are queued escalations; the others the policy settled at once
+#: (recorded, never queued): ``proceed``, ``blocked``, ``needs_info``.
+CaseStatus = Literal["open", "decided", "proceed", "blocked", "needs_info"]
+POLICY_STATUSES: tuple[CaseStatus, ...] = ("proceed", "blocked", "needs_info")
 DecisionAction = Literal["approve", "override", "reject"]
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -316,6 +320,11 @@ class DecisionPublic(_Contract):
 class CasePublic(CaseContent):
     status: CaseStatus
     content_digest: str
+    reason: str = Field(
+        default="",
+        description="Why the policy escalated: the matched rule's description (policy.rule "
+        "is its code). Outside the digest: policy.hash and policy.rule already pin it.",
+    )
     claim: ClaimPublic | None = None
     decision: DecisionPublic | None = None
 
@@ -350,12 +359,23 @@ class EscalationStatus(_Contract):
 
     id: int
     idempotency_key: str
-    status: CaseStatus
-    severity: Severity
-    group: str
-    due_at: AwareDatetime
-    fallback_action: ActionSpec
+    status: CaseStatus = Field(
+        description="open or decided: a supervisor's case. proceed: go ahead without one; "
+        "blocked: do not take the action; needs_info: resubmit (with a new idempotency key) "
+        "with missing_inputs supplied"
+    )
+    severity: Severity | None = Field(default=None, description="null unless queued")
+    group: str | None = Field(default=None, description="null unless queued")
+    due_at: AwareDatetime | None = Field(default=None, description="null unless queued")
+    fallback_action: ActionSpec | None = Field(default=None, description="null unless queued")
     decision: AgentDecision | None = None
+    policy: PolicyRef | None = Field(
+        default=None, description="The policy version and rule that decided the outcome"
+    )
+    reason: str = Field(default="", description="The matched rule's description")
+    missing_inputs: list[str] = Field(
+        default_factory=list, description="needs_info: the inputs to supply"
+    )
 
 
 class KeyEnroll(_Contract):

@@ -140,6 +140,7 @@ def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
         **content.model_dump(),
         status=case.status,  # type: ignore[arg-type]
         content_digest=case.content_digest,
+        reason=case.policy_reason,
         claim=_claim_public(session, case, state),
         decision=_decision_public(session, decision) if decision else None,
     )

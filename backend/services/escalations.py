@@ -9,16 +9,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.problems import ProblemError
+from backend.services.triage import TriageOutcome
 from backend.state import AppState
 from store import audit
 from store.canonical import json_digest
 from store.cases import case_by_idempotency_key, case_content, latest_decision
 from store.contracts import (
+    POLICY_STATUSES,
     SEVERITY_RANK,
     ActionSpec,
     AgentDecision,
+    CaseStatus,
     EscalationCreate,
     EscalationStatus,
+    PolicyRef,
 )
 from store.db import read_session, write_session
 from store.tables import Agent, Case, Supervisor
@@ -39,6 +43,9 @@ def submit_escalation(
         )
     request_digest = json_digest(escalation.model_dump(mode="json"))
     assert agent.id is not None
+    # Before the write transaction: policy evaluation (and its occasional reload) never
+    # holds the write lock.
+    outcome = state.triage.evaluate(escalation)
     try:
         with write_session(state.engine) as session:
             existing = case_by_idempotency_key(
@@ -47,7 +54,12 @@ def submit_escalation(
             if existing is not None:
                 return _replay(session, existing, request_digest), False
             case = _create_case(
-                state, session, agent=agent, escalation=escalation, request_digest=request_digest
+                state,
+                session,
+                agent=agent,
+                escalation=escalation,
+                request_digest=request_digest,
+                outcome=outcome,
             )
             return _status(session, case), True
     except IntegrityError:
@@ -80,15 +92,16 @@ def _create_case(
     agent: Agent,
     escalation: EscalationCreate,
     request_digest: str,
+    outcome: TriageOutcome,
 ) -> Case:
-    outcome = state.triage.evaluate(escalation)
     now = state.clock()
     assert agent.id is not None
+    status = _STATUS_OF_OUTCOME[outcome.outcome]
     case = Case(
         agent_id=agent.id,
         idempotency_key=escalation.idempotency_key,
         request_digest=request_digest,
-        status="open",
+        status=status,
         severity=outcome.severity,
         severity_rank=SEVERITY_RANK[outcome.severity],
         domain=escalation.domain,
@@ -106,6 +119,7 @@ def _create_case(
         policy_version=outcome.policy.version,
         policy_hash=outcome.policy.hash,
         policy_rule=outcome.policy.rule,
+        policy_reason=outcome.reason[:500],
         content_digest="",
         proposed_action=escalation.proposed_action.model_dump(mode="json"),
         fallback_action=outcome.fallback.model_dump(mode="json"),
@@ -116,31 +130,45 @@ def _create_case(
         confidence_detail=escalation.confidence.model_dump(mode="json"),
         risk_flags=escalation.risk_flags,
         amount=escalation.amount,
+        missing_inputs=list(outcome.missing_inputs),
     )
     session.add(case)
     session.flush()  # assigns the id, which is part of the content
     content = case_content(case, agent_name=agent.name).model_dump(mode="json")
     case.content_digest = json_digest(content)
     assert case.id is not None
+    data = {
+        "content": content,
+        "content_digest": case.content_digest,
+        "idempotency_key": case.idempotency_key,
+        "reason": case.policy_reason,
+    }
+    if status != "open":  # settled by the policy: recorded, never queued
+        data |= {"outcome": outcome.outcome, "missing_inputs": case.missing_inputs}
     audit.append_event(
         session,
-        kind="case.created",
+        kind="case.created" if status == "open" else "case.settled_by_policy",
         actor=f"agent:{agent.name}",
         case_id=case.id,
         ts=now,
-        data={
-            "content": content,
-            "content_digest": case.content_digest,
-            "idempotency_key": case.idempotency_key,
-        },
+        data=data,
     )
     return case
+
+
+_STATUS_OF_OUTCOME: dict[str, CaseStatus] = {
+    "escalate": "open",
+    "proceed": "proceed",
+    "block": "blocked",
+    "needs_info": "needs_info",
+}
 
 
 def _status(session: Session, case: Case) -> EscalationStatus:
     assert case.id is not None
     decision = None
-    if case.status != "open":
+    settled = case.status in POLICY_STATUSES
+    if case.status != "open" and not settled:
         row = latest_decision(session=session, case_id=case.id)
         if row is not None:
             supervisor = session.get(Supervisor, row.supervisor_id)
@@ -157,11 +185,19 @@ def _status(session: Session, case: Case) -> EscalationStatus:
         id=case.id,
         idempotency_key=case.idempotency_key,
         status=case.status,  # type: ignore[arg-type]
-        severity=case.severity,  # type: ignore[arg-type]
-        group=case.group_name,
-        due_at=case.due_at,
-        fallback_action=ActionSpec.model_validate(case.fallback_action),
+        severity=None if settled else case.severity,  # type: ignore[arg-type]
+        group=None if settled else case.group_name,
+        due_at=None if settled else case.due_at,
+        fallback_action=None if settled else ActionSpec.model_validate(case.fallback_action),
         decision=decision,
+        policy=PolicyRef(
+            id=case.policy_id,
+            version=case.policy_version,
+            hash=case.policy_hash,
+            rule=case.policy_rule,
+        ),
+        reason=case.policy_reason,
+        missing_inputs=case.missing_inputs,
     )
 
 

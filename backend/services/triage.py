@@ -1,8 +1,9 @@
-"""Which severity, group, SLA and fallback an escalation gets.
+"""Which outcome an escalation gets: queued (severity, group, SLA, fallback) or not.
 
 This is the seam the policy engine plugs into: anything with ``evaluate`` returning a
 :class:`TriageOutcome` will do. :class:`BuiltinTriage` is a small fixed rule set used
-until policies are loaded.
+until policies are pushed; :class:`backend.services.policy_triage.PolicyTriage` evaluates
+the active policies and falls back to it for domains no policy governs.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from backend.policies import Outcome
 from store.canonical import json_digest
 from store.contracts import ActionSpec, EscalationCreate, PolicyRef, Severity
 
-__all__ = ["DEFAULT_SLA", "BuiltinTriage", "Triage", "TriageOutcome"]
+__all__ = ["DEFAULT_SLA", "HOLD", "BuiltinTriage", "Outcome", "Triage", "TriageOutcome"]
 
 DEFAULT_SLA: dict[Severity, timedelta] = {
     "critical": timedelta(minutes=15),
@@ -26,6 +28,10 @@ DEFAULT_SLA: dict[Severity, timedelta] = {
 HIGH_RISK_FLAGS = frozenset({"high_risk", "irreversible", "legal", "safety"})
 
 
+#: The fallback when neither the policy nor the agent names one.
+HOLD = ActionSpec(name="hold", args={"reason": "no supervisor decision within the SLA"})
+
+
 @dataclass(frozen=True)
 class TriageOutcome:
     severity: Severity
@@ -33,6 +39,14 @@ class TriageOutcome:
     sla: timedelta
     fallback: ActionSpec
     policy: PolicyRef
+    #: ``escalate`` queues a case. ``proceed``, ``block`` and ``needs_info`` answer the agent
+    #: at once: the case is recorded and audited, never queued (severity, group and SLA
+    #: are then placeholders nobody is shown).
+    outcome: Outcome = "escalate"
+    #: The matched rule in words: the reason supervisors and the agent read.
+    reason: str = ""
+    #: needs_info: what the agent is asked to supply.
+    missing_inputs: tuple[str, ...] = ()
 
 
 class Triage(Protocol):
@@ -45,6 +59,7 @@ _RULES = (
     ("moderate-confidence", "effective confidence below 0.75"),
     ("default", "everything else"),
 )
+_REASONS = {name: text[0].upper() + text[1:] for name, text in _RULES}
 
 
 class BuiltinTriage:
@@ -73,13 +88,11 @@ class BuiltinTriage:
             severity, rule = "medium", "moderate-confidence"
         else:
             severity, rule = "low", "default"
-        fallback = escalation.fallback_action or ActionSpec(
-            name="hold", args={"reason": "no supervisor decision within the SLA"}
-        )
         return TriageOutcome(
             severity=severity,
             group=escalation.domain,
             sla=DEFAULT_SLA[severity],
-            fallback=fallback,
+            fallback=escalation.fallback_action or HOLD,
             policy=self._ref(rule),
+            reason=_REASONS[rule],
         )

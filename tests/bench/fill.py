@@ -29,6 +29,7 @@ stays pristine. Run alone: ``.venv/bin/python tests/bench/fill.py --size 10000``
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import hashlib
 import json
@@ -139,8 +140,57 @@ def schema_revision() -> str:
     return head
 
 
+@functools.cache
+def schema_key() -> str:
+    """Alembic head plus a hash of the schema it builds, so that a migration edited in
+    place (same revision id) still gets a new cache entry.
+
+    The hash is over PRAGMA descriptions (columns, indexes, foreign keys), sorted: the DDL
+    text itself is not stable (batch migrations order constraints by hash seed).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "schema.db"
+        upgrade(f"sqlite:///{path}")
+        conn = sqlite3.connect(path)
+        try:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            shape = []
+            for table in tables:
+                indexes = []
+                for _seq, name, unique, *_ in conn.execute(f"PRAGMA index_list('{table}')"):
+                    cols = [r[2] for r in conn.execute(f"PRAGMA index_info('{name}')")]
+                    indexes.append((name if not name.startswith("sqlite_") else "", unique, cols))
+                shape.append(
+                    (
+                        table,
+                        list(conn.execute(f"PRAGMA table_info('{table}')")),
+                        sorted(indexes, key=repr),
+                        sorted(
+                            (r[2:] for r in conn.execute(f"PRAGMA foreign_key_list('{table}')")),
+                            key=repr,
+                        ),
+                    )
+                )
+        finally:
+            conn.close()
+    digest = hashlib.sha256(repr(shape).encode()).hexdigest()[:8]
+    return f"rev{schema_revision()}-{digest}"
+
+
 def cache_path(size: int) -> Path:
-    return BENCH_DIR / f"hitl-{size}-rev{schema_revision()}-v{FILL_VERSION}.db"
+    return BENCH_DIR / f"hitl-{size}-{schema_key()}-v{FILL_VERSION}.db"
+
+
+def _prune(size: int, keep: Path) -> None:
+    """Drop cached fills of this size for other schemas or fill versions (1M is ~8 GB)."""
+    for old in BENCH_DIR.glob(f"hitl-{size}-*"):
+        if old.stem != keep.stem:
+            old.unlink(missing_ok=True)
 
 
 def _iso(ts: datetime) -> str:
@@ -618,6 +668,7 @@ def fill(size: int, *, force: bool = False, log: Any = print) -> FillInfo:
     if path.exists() and meta.exists() and not force:
         return FillInfo(**json.loads(meta.read_text()))
     BENCH_DIR.mkdir(exist_ok=True)
+    _prune(size, path)
     tmp = path.with_suffix(".filling")
     for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), path, meta):
         stale.unlink(missing_ok=True)
