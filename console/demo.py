@@ -5,7 +5,9 @@ backend's checkpoint key, the config file and an unencrypted Ed25519 key marked 
 key. The user's config and keyring are never read or written (``HITL_CONFIG`` points into
 the temporary directory and the keyring is disabled for the backend and the console).
 The backend runs as ``python -m backend`` in a child process, stopped when the console quits
-or on Ctrl-C.
+or on Ctrl-C. It gets the example policies for the demo domains (``policy push --examples``)
+before the samples are submitted, so cases carry real rule names and reasons; the few
+samples those policies settle at once (proceed, needs_info) are not queued.
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ def _start_backend(tmp: Path, env: dict[str, str]) -> DemoBackend:
             "--json",
             env=env,
         )
+    )
+    # The example policies for the demo domains, so cases carry real rule names and reasons.
+    _backend_cmd(
+        "policy", "push", "--examples", "--author", "demo", "--database-url", db_url, env=env
     )
     port = _free_port()
     log = tmp / "backend.log"

@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
@@ -69,8 +69,8 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-_heads = AuditHead.__table__
-_events = AuditEvent.__table__
+_heads: Table = AuditHead.__table__  # type: ignore[attr-defined]
+_events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Core statements, built once: an append is three statements in the caller's transaction,
 # without the ORM's unit of work (which cost more than the statements themselves).
 _READ_HEAD = core_select(_heads.c.seq, _heads.c.hash).where(_heads.c.id == 1).with_for_update()
@@ -80,7 +80,7 @@ _MOVE_HEAD = (
     .where(_heads.c.id == 1)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_HEAD_KEY = sa_inspect(AuditHead).identity_key_from_primary_key([1])
+_HEAD_KEY = sa_inspect(AuditHead).identity_key_from_primary_key((1,))
 
 
 def append_event(

@@ -202,6 +202,7 @@ def _payments(rng: random.Random, i: int) -> dict[str, Any]:
         ),
         "risk_flags": flags,
         "amount": amount,
+        "tags": [reason],
     }
 
 
@@ -340,6 +341,7 @@ def _moderation(rng: random.Random, i: int) -> dict[str, Any]:
         ),
         "risk_flags": flags,
         "amount": None,
+        "tags": [category],
     }
 
 
@@ -470,6 +472,7 @@ def _pipeline(rng: random.Random, i: int) -> dict[str, Any]:
         "model": ModelInfo(name="dq-sentinel", version="1.9.2", seed=rng.randint(1, 9999)),
         "risk_flags": flags,
         "amount": None,
+        "tags": [kind],
     }
 
 
@@ -480,11 +483,40 @@ _BUILDERS: dict[str, Callable[[random.Random, int], dict[str, Any]]] = {
 }
 
 
+#: Per domain, the occasional policy signals: (probability, field, value). Drawn from their
+#: own random stream, so the rest of each sample stays as it was. Against the example
+#: policies (backend/policies/*.toml) most samples escalate; a few are settled at once.
+_RARE_SIGNALS: dict[str, tuple[tuple[float, str, str], ...]] = {
+    "payments": (
+        (0.04, "tags", "chargeback_open"),  # blocked
+        (0.04, "missing_inputs", "carrier_tracking"),  # needs_info
+        (0.08, "data_quality_flags", "partial_order_history"),
+    ),
+    "moderation": (
+        (0.03, "tags", "legal_hold"),  # blocked
+        (0.04, "missing_inputs", "media_original"),  # needs_info
+        (0.03, "data_quality_flags", "translation_failed"),  # needs_info
+    ),
+    "data-pipeline": ((0.04, "missing_inputs", "lineage"),),  # needs_info
+}
+#: data-pipeline runs that cannot wait long: a latency budget of 10 minutes.
+_TIGHT_BUDGET = (0.15, 600_000)
+
+
+def _policy_signals(domain: str, rng: random.Random, fields: dict[str, Any]) -> None:
+    for probability, name, value in _RARE_SIGNALS[domain]:
+        if rng.random() < probability:
+            fields[name] = [*fields.get(name, []), value]
+    if domain == "data-pipeline" and rng.random() < _TIGHT_BUDGET[0]:
+        fields["latency_budget_ms"] = _TIGHT_BUDGET[1]
+
+
 def sample_escalation(i: int, seed: int = 7) -> EscalationCreate:
     """The ``i``-th sample escalation for ``seed``: domains rotate, contents vary."""
     domain = DOMAINS[i % len(DOMAINS)]
     rng = random.Random(f"{seed}:{i}")
     fields = _BUILDERS[domain](rng, i)
+    _policy_signals(domain, random.Random(f"{seed}:{i}:agent-signals"), fields)
     return EscalationCreate(
         idempotency_key=f"demo-{seed}-{domain}-{i:04d}",
         domain=domain,
