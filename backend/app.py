@@ -10,6 +10,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from backend.problems import install_problem_handlers
+from backend.redaction_key import redaction_key
 from backend.routes import audit, cases, escalations, health, me
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
@@ -39,6 +40,8 @@ def create_app(
         # The active policies (`hitl policy push`); BuiltinTriage where none applies.
         triage=triage or PolicyTriage(engine, refresh_seconds=settings.policy_refresh_seconds),
     )
+
+    state.redaction_key = redaction_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BackendSettings"]
 
@@ -27,6 +28,29 @@ class BackendSettings(BaseSettings):
         description="The backend's Ed25519 key (PEM, 0600) that signs audit checkpoints; "
         "created on first start",
     )
+    redaction_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key for PII placeholders (32+ characters); when unset, the file "
+        "`redaction_key` beside the server key (0600, created on first start)",
+    )
+    redact_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="More fields to redact at ingest, as dotted paths "
+        "(HITL_REDACT_FIELDS=context.customer.name,proposed_action.args.name)",
+    )
+
+    @field_validator("redact_fields", mode="before")
+    @classmethod
+    def _field_paths(cls, value: object) -> object:
+        from backend.services.redaction import compile_field_paths
+
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if isinstance(value, list | tuple):
+            compile_field_paths(tuple(str(p) for p in value))  # ValueError names a bad path
+        return value
+
     claim_minutes: int = Field(default=10, ge=1, le=240, description="Claim lease length")
     max_wait_seconds: float = Field(default=60.0, ge=0, description="Cap on ?wait= long-polls")
     decision_max_skew_seconds: int = Field(

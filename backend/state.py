@@ -1,7 +1,8 @@
-"""What the app holds for its lifetime: engine, server key, clock, triage, notifier."""
+"""What the app holds for its lifetime: engine, keys, clock, triage, notifier."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,3 +29,5 @@ class AppState:
     triage: Triage
     notifier: DecisionNotifier = field(default_factory=DecisionNotifier)
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache())
+    #: HMAC key for PII placeholders; the app loads the persistent one (backend.redaction_key).
+    redaction_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)

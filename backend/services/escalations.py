@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.problems import ProblemError
+from backend.services.redaction import RedactionError, redact_escalation
 from backend.services.triage import TriageOutcome
 from backend.state import AppState
 from store import audit
@@ -33,7 +34,11 @@ __all__ = ["escalation_status", "submit_escalation", "wait_for_decision"]
 def submit_escalation(
     state: AppState, *, agent: Agent, escalation: EscalationCreate
 ) -> tuple[EscalationStatus, bool]:
-    """Store a new case (or find the one with this idempotency key). Returns (status, created)."""
+    """Store a new case (or find the one with this idempotency key). Returns (status, created).
+
+    Personal data is redacted first: nothing below sees it, not even the idempotency
+    digest.
+    """
     if agent.domains and escalation.domain not in agent.domains:
         raise ProblemError(
             403,
@@ -41,6 +46,7 @@ def submit_escalation(
             f"agent {agent.name!r} may escalate in {', '.join(agent.domains)}, "
             f"not {escalation.domain!r}",
         )
+    escalation = _redacted(state, escalation)
     request_digest = json_digest(escalation.model_dump(mode="json"))
     assert agent.id is not None
     # Before the write transaction: policy evaluation (and its occasional reload) never
@@ -71,6 +77,15 @@ def submit_escalation(
             if existing is None:
                 raise
             return _replay(session, existing, request_digest), False
+
+
+def _redacted(state: AppState, escalation: EscalationCreate) -> EscalationCreate:
+    try:
+        return redact_escalation(
+            escalation, key=state.redaction_key, fields=state.settings.redact_fields
+        )
+    except RedactionError as exc:
+        raise ProblemError(422, "Too long once redacted", str(exc)) from None
 
 
 def _replay(session: Session, case: Case, request_digest: str) -> EscalationStatus:
