@@ -9,9 +9,11 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from backend.metrics import Metrics
 from backend.problems import install_problem_handlers
 from backend.redaction_key import redaction_key
-from backend.routes import audit, cases, escalations, health, me
+from backend.request_log import RequestLogMiddleware
+from backend.routes import audit, cases, escalations, health, me, metrics
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
 from backend.services.triage import Triage
@@ -42,6 +44,7 @@ def create_app(
     )
 
     state.redaction_key = redaction_key(settings)
+    state.metrics = Metrics(state.engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +60,7 @@ def create_app(
     )
     app.state.hitl = state
     install_problem_handlers(app)
-    for module in (health, escalations, cases, me, audit):
+    for module in (health, escalations, cases, me, audit, metrics):
         app.include_router(module.router)
+    app.add_middleware(RequestLogMiddleware)
     return app

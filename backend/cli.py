@@ -6,6 +6,7 @@ alone as ``python -m backend``. Heavy imports happen inside the commands.
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +26,12 @@ DbOpt = Annotated[
     ),
 ]
 
+
+class LogFormatOpt(enum.StrEnum):
+    json = "json"
+    text = "text"
+
+
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 admin_app = typer.Typer(help="Create agents and supervisors.", no_args_is_help=True)
 
@@ -38,12 +45,20 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_format: Annotated[
+        LogFormatOpt,
+        typer.Option(
+            envvar="HITL_LOG_FORMAT",
+            help="Log lines on stderr: json (one object per line, with the trace id) or text",
+        ),
+    ] = LogFormatOpt.json,
 ) -> None:
     """Run the backend with uvicorn. Run `hitl db upgrade` first."""
     import os
 
     import uvicorn
 
+    from backend.logs import logging_config
     from store.migrate import current_revision
 
     if database_url:
@@ -60,7 +75,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        access_log=False,
+        log_config=logging_config(log_format.value, log_level),
+        access_log=False,  # the app logs each request itself (hitl.access)
     )
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.principal_cache import PrincipalCache
 from backend.problems import ProblemError
 from backend.state import AppState
+from backend.tracecontext import current_request
 from store.db import read_session
 from store.principals import agent_by_token, hash_token, supervisor_by_token
 from store.tables import Agent, Supervisor
@@ -57,15 +58,24 @@ async def _principal(state: AppState, creds: Credentials, kind: str) -> Agent | 
     return principal
 
 
+def _note(principal: str) -> None:
+    """Name the principal in the request's log line."""
+    ctx = current_request()
+    if ctx is not None:
+        ctx.principal = principal
+
+
 async def current_agent(state: StateDep, creds: Credentials) -> Agent:
     principal = await _principal(state, creds, "agent")
     assert isinstance(principal, Agent)
+    _note(f"agent:{principal.name}")
     return principal
 
 
 async def current_supervisor(state: StateDep, creds: Credentials) -> Supervisor:
     principal = await _principal(state, creds, "supervisor")
     assert isinstance(principal, Supervisor)
+    _note(f"supervisor:{principal.name}")
     if principal.role not in ("supervisor", "admin"):
         raise ProblemError(403, "Forbidden", f"role {principal.role!r} cannot do this")
     return principal

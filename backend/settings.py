@@ -39,6 +39,11 @@ class BackendSettings(BaseSettings):
         description="More fields to redact at ingest, as dotted paths "
         "(HITL_REDACT_FIELDS=context.customer.name,proposed_action.args.name)",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token GET /metrics requires; when unset, only loopback clients "
+        "may scrape it",
+    )
 
     @field_validator("redact_fields", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: engine, keys, clock, triage, notifier."""
+"""What the app holds for its lifetime: engine, keys, clock, triage, notifier, metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 
+from backend.metrics import Metrics
 from backend.notify import DecisionNotifier
 from backend.principal_cache import PrincipalCache
 from backend.services.triage import Triage
@@ -31,3 +32,4 @@ class AppState:
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache())
     #: HMAC key for PII placeholders; the app loads the persistent one (backend.redaction_key).
     redaction_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    metrics: Metrics = field(default_factory=Metrics)

@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from backend import events
 from backend.deps import CurrentAgent, StateDep
 from backend.services import escalations as svc
+from backend.tracecontext import current_request
 from store.contracts import EscalationCreate, EscalationStatus, Problem
 
 router = APIRouter(prefix="/v1/escalations", tags=["agents"])
@@ -25,11 +27,24 @@ router = APIRouter(prefix="/v1/escalations", tags=["agents"])
 async def submit(
     body: EscalationCreate, agent: CurrentAgent, state: StateDep, response: Response
 ) -> EscalationStatus:
-    """Submit an escalation. The same idempotency key with the same body returns the same case."""
+    """Submit an escalation. The same idempotency key with the same body returns the same case.
+
+    Personal data (e-mails, phone numbers, cards, IBANs, IP addresses) is replaced by
+    placeholders before anything is stored. A W3C ``traceparent`` header's trace id is
+    stored on the case when the body carries no ``trace_id``."""
+    ctx = current_request()
     result, created = await run_in_threadpool(
-        svc.submit_escalation, state, agent=agent, escalation=body
+        svc.submit_escalation,
+        state,
+        agent=agent,
+        escalation=body,
+        trace_id=ctx.trace_id if ctx is not None and ctx.traced else None,
     )
-    if not created:
+    if ctx is not None and body.trace_id:
+        ctx.adopt(body.trace_id)  # log lines and X-Trace-Id carry the agent's own trace
+    if created:
+        events.case_created(state, agent=agent.name, domain=body.domain, status=result)
+    else:
         response.status_code = status.HTTP_200_OK
     return result
 

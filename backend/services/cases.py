@@ -9,6 +9,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from backend import events
 from backend.problems import ProblemError
 from backend.state import AppState
 from store import audit
@@ -357,4 +358,5 @@ def decide(
         session.flush()
         public = _decision_public(session, row, supervisor)
     state.notifier.notify(case_id)
+    events.decision_recorded(state, case=case, decision=public)
     return public

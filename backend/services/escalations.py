@@ -32,12 +32,12 @@ __all__ = ["escalation_status", "submit_escalation", "wait_for_decision"]
 
 
 def submit_escalation(
-    state: AppState, *, agent: Agent, escalation: EscalationCreate
+    state: AppState, *, agent: Agent, escalation: EscalationCreate, trace_id: str | None = None
 ) -> tuple[EscalationStatus, bool]:
     """Store a new case (or find the one with this idempotency key). Returns (status, created).
 
     Personal data is redacted first: nothing below sees it, not even the idempotency
-    digest.
+    digest. ``trace_id`` (the request's W3C trace) goes on the case if the body has none.
     """
     if agent.domains and escalation.domain not in agent.domains:
         raise ProblemError(
@@ -48,6 +48,8 @@ def submit_escalation(
         )
     escalation = _redacted(state, escalation)
     request_digest = json_digest(escalation.model_dump(mode="json"))
+    if escalation.trace_id is None and trace_id is not None:
+        escalation = escalation.model_copy(update={"trace_id": trace_id})
     assert agent.id is not None
     # Before the write transaction: policy evaluation (and its occasional reload) never
     # holds the write lock.
