@@ -32,8 +32,8 @@ from backend.policies.document import (
     RuleSpec,
     parse_policy,
 )
-from backend.policies.signals import PROBES, SIGNAL_NAMES, resolve_path
-from store.contracts import Severity
+from backend.policies.signals import PROBES, SIGNAL_NAMES, resolve_path, signals_of
+from store.contracts import EscalationCreate, Severity
 
 __all__ = ["CEL_FUNCTIONS", "Policy", "Verdict", "check_policy", "compile_policy"]
 
@@ -110,8 +110,24 @@ class Policy:
     def __init__(self, spec: PolicySpec, rules: list[_Rule], variables: frozenset[str]) -> None:
         self.spec = spec
         self._rules = tuple(rules)
-        #: The signals this policy reads; :func:`backend.policies.signals_of` builds just these.
+        #: The signals this policy reads; :meth:`signals` builds just these.
         self.variables = variables
+        #: For ``context`` and ``args``: the keys the policy reads, if it only ever reads
+        #: ``context.key`` (None: it uses the map as a whole).
+        self.map_keys = _map_keys(rules)
+
+    def signals(self, escalation: EscalationCreate) -> dict[str, Any]:
+        """The signals this policy reads from ``escalation``, ready for :meth:`evaluate`.
+
+        Converting a value for CEL costs a microsecond or two per item, so maps carry only
+        the keys the policy reads: ``context`` is often the largest thing an agent sends.
+        """
+        signals = signals_of(escalation, self.variables)
+        for name, keys in self.map_keys.items():
+            value = signals.get(name)
+            if keys is not None and isinstance(value, dict):
+                signals[name] = {k: value[k] for k in keys if k in value}
+        return signals
 
     @property
     def id(self) -> str:
@@ -300,6 +316,31 @@ def _check(spec: PolicySpec, problems: list[PolicyProblem]) -> list[_Rule]:
             "gets an outcome",
         )
     return rules
+
+
+_MAPS = ("context", "args")
+
+
+def _map_keys(rules: tuple[_Rule, ...] | list[_Rule]) -> dict[str, frozenset[str] | None]:
+    keys: dict[str, frozenset[str] | None] = {}
+    for name in _MAPS:
+        found: set[str] | None = set()
+        use = re.compile(rf"(?<![\w.]){name}\b(\s*\.\s*([A-Za-z_]\w*))?")
+        for rule in rules:
+            for m in use.finditer(rule.spec.when):
+                if m.group(2) is None or found is None:
+                    found = None
+                    break
+                found.add(m.group(2))
+            for path in rule.spec.requires:
+                head, _, rest = path.partition(".")
+                if head == name and found is not None:
+                    if not rest:
+                        found = None
+                    else:
+                        found.add(rest.split(".")[0])
+        keys[name] = frozenset(found) if found is not None else None
+    return keys
 
 
 def _variables(rules: list[_Rule]) -> frozenset[str]:

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.policies import FallbackSpec, Policy, PolicyError, Verdict, compile_policy
-from backend.policies.signals import signals_of
 from backend.services.triage import DEFAULT_SLA, HOLD, BuiltinTriage, Triage, TriageOutcome
 from store.contracts import ActionSpec, EscalationCreate, PolicyRef, Severity
 from store.db import read_session
@@ -146,7 +145,7 @@ class PolicyTriage:
         active = snapshot.by_domain.get(escalation.domain, snapshot.catch_all)
         if active is None:
             return self._fallback.evaluate(escalation)
-        verdict = active.policy.evaluate(signals_of(escalation, active.policy.variables))
+        verdict = active.policy.evaluate(active.policy.signals(escalation))
         if verdict.error is not None:
             log.warning(
                 "policy %s v%s: rule %r failed (%s); escalated as a precaution",

@@ -49,7 +49,7 @@ def neutral(domain: str, **changes: Any) -> EscalationCreate:
 
 def verdict(domain: str, **changes: Any) -> Verdict:
     policy = _policy(domain)
-    return policy.evaluate(signals_of(neutral(domain, **changes), policy.variables))
+    return policy.evaluate(policy.signals(neutral(domain, **changes)))
 
 
 LOW = Confidence(reported=0.9, calibrated=0.4)
@@ -292,6 +292,16 @@ def test_policy_reads_only_the_signals_it_references() -> None:
         "action",
         "latency_budget_ms",
     }
+
+
+def test_policy_converts_only_the_map_keys_it_reads() -> None:
+    """A policy that reads context.order_id gets just that key of the agent's context (the
+    rest would cost conversion time); one that uses the map whole gets all of it."""
+    esc = neutral("payments", context={"order_id": "o", "ticket": "t", "notes": "n" * 500})
+    assert _policy("payments").signals(esc)["context"] == {"order_id": "o"}
+    whole = HEAD + rule("any", '"size(context) > 2"') + DEFAULT
+    assert compile_policy(whole).signals(esc)["context"] == esc.context
+    assert compile_policy(whole).evaluate(compile_policy(whole).signals(esc)).rule == "any"
 
 
 def test_existing_agents_without_new_signals_stay_valid() -> None:
