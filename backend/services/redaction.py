@@ -40,7 +40,6 @@ Placeholders already in the input are kept as they are, so redaction is idempote
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import json
 import re
@@ -105,8 +104,8 @@ class RedactionError(ValueError):
 
 def placeholder(kind: str, normalized: str, key: bytes) -> str:
     """``⟦kind:hash⟧`` for a normalized value: HMAC-SHA256(key, kind NUL value), truncated."""
-    mac = hmac.new(key, f"{kind}\x00{normalized}".encode(), hashlib.sha256)
-    return f"⟦{kind}:{mac.hexdigest()[:HASH_HEX]}⟧"
+    mac = hmac.digest(key, f"{kind}\x00{normalized}".encode(), "sha256")
+    return f"⟦{kind}:{mac.hex()[:HASH_HEX]}⟧"
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -244,6 +243,8 @@ def _run_spans(run: str, offset: int, key: bytes) -> list[Span]:
     if len(run) < 10 and run[0] != "+":  # too short for a card or a phone number
         return []
     groups = [(g.start(), g.end()) for g in _DIGITS.finditer(run)]
+    if sum(b - a for a, b in groups) < (8 if run[0] == "+" else 10):
+        return []  # a date, a decimal number
     # Split the run into the pieces that cover the most digit groups (then the fewest
     # pieces): "415-555-0100 4111 1111 1111 1111" is a phone number and a card, even if
     # its first five groups happen to pass Luhn together.
@@ -469,10 +470,11 @@ def redact_escalation(
     redacted = _redact_json_text(text, key)
     if redacted is None and not named:
         return escalation
-    doc = json.loads(redacted if redacted is not None else text)
-    doc.update(escalation.model_dump(mode="json", include=set(NOT_REDACTED)))
+    # The fields left out of the scan, spliced back in: one JSON text, validated in one go.
+    kept = escalation.model_dump_json(include=set(NOT_REDACTED))
+    body = redacted if redacted is not None else text
     try:
-        return EscalationCreate.model_validate(doc)
+        return EscalationCreate.model_validate_json(f"{body[:-1]},{kept[1:]}")
     except ValidationError as exc:
         where = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
