@@ -243,12 +243,18 @@ def _run_spans(run: str, offset: int, key: bytes) -> list[Span]:
     if len(run) < 10 and run[0] != "+":  # too short for a card or a phone number
         return []
     groups = [(g.start(), g.end()) for g in _DIGITS.finditer(run)]
-    if sum(b - a for a, b in groups) < (8 if run[0] == "+" else 10):
+    total = sum(b - a for a, b in groups)
+    if total < (8 if run[0] == "+" else 10):
         return []  # a date, a decimal number
+    g = len(groups)
+    if total <= 19:  # the usual case: the whole run is one card or one phone number
+        whole = _classify(run, groups, 0, g, "".join(run[a:b] for a, b in groups))
+        if whole is not None:
+            kind, start, end, normalized = whole
+            return [(offset + start, offset + end, placeholder(kind, normalized, key))]
     # Split the run into the pieces that cover the most digit groups (then the fewest
     # pieces): "415-555-0100 4111 1111 1111 1111" is a phone number and a card, even if
     # its first five groups happen to pass Luhn together.
-    g = len(groups)
     best: list[tuple[int, int, int, Piece]] = [(0, 0, g, None)] * (g + 1)
     for i in range(g - 1, -1, -1):
         choice: tuple[int, int, int, Piece] = (best[i + 1][0], best[i + 1][1], i + 1, None)
