@@ -43,8 +43,8 @@ def make_app(middleware: bool) -> FastAPI:
     return app
 
 
-async def per_request_us(app: FastAPI, n: int, rounds: int) -> float:
-    scope = {
+def _scope() -> dict[str, object]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -59,44 +59,54 @@ async def per_request_us(app: FastAPI, n: int, rounds: int) -> float:
         "server": ("127.0.0.1", 8765),
     }
 
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: object) -> None:
-        return None
+async def _receive() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
-    for _ in range(500):  # warm up
-        await app(dict(scope), receive, send)
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            await app(dict(scope), receive, send)
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best * 1e6
+
+async def _send(message: object) -> None:
+    return None
+
+
+async def block_us(app: FastAPI, n: int) -> float:
+    """Microseconds per request over ``n`` sequential requests."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await app(_scope(), _receive, _send)
+    return (time.perf_counter() - t0) / n * 1e6
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--n", type=int, default=2000, help="requests per block")
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
 
     access = logging.getLogger("hitl.access")
-    access.setLevel(logging.WARNING)
-    bare = await per_request_us(make_app(False), args.n, args.rounds)
-    quiet = await per_request_us(make_app(True), args.n, args.rounds)
+    access.propagate = False
     handler = logging.StreamHandler(io.StringIO())
     handler.setFormatter(JsonFormatter())
     access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
-    logged = await per_request_us(make_app(True), args.n, args.rounds)
+    bare, wrapped = make_app(False), make_app(True)
+    variants = {
+        "without the middleware": (bare, logging.WARNING),
+        "with it, access log off": (wrapped, logging.WARNING),
+        "with it, a JSON access line each": (wrapped, logging.INFO),
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    for app, _ in variants.values():
+        await block_us(app, 500)  # warm up
+    # Variants take turns in blocks, so a noisy neighbour slows them alike.
+    for _ in range(args.rounds):
+        for name, (app, level) in variants.items():
+            access.setLevel(level)
+            best[name] = min(best[name], await block_us(app, args.n))
 
-    print(f"no-op GET through FastAPI in process, best of {args.rounds} x {args.n}")
-    print(f"  without the middleware             {bare:7.1f} us")
-    print(f"  with it, access log off            {quiet:7.1f} us  (+{quiet - bare:.1f})")
-    print(f"  with it, JSON access line per req  {logged:7.1f} us  (+{logged - bare:.1f})")
+    base = best["without the middleware"]
+    print(f"no-op GET through FastAPI in process, best block of {args.rounds} x {args.n}")
+    for name, us in best.items():
+        extra = f"  (+{us - base:.1f})" if us is not base else ""
+        print(f"  {name:<34} {us:7.1f} us{extra}")
 
 
 if __name__ == "__main__":
