@@ -181,7 +181,7 @@ def start_live_backend(tmp_path: Path) -> LiveBackend:
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core CI box imports slowly
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
