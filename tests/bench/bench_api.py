@@ -132,6 +132,8 @@ class Result:
     p95_ms: float | None = None
     rps: float | None = None
     rps_runs: list[float] = field(default_factory=list)
+    cpu_us: float | None = None  # server CPU per request during the c=32 runs
+    cpu_runs: list[float] = field(default_factory=list)
     c1_statuses: dict[str, int] = field(default_factory=dict)
     c32_errors: int = 0
     c32_seconds: float = 0.0
@@ -259,8 +261,9 @@ class Bench:
         script: list[str] | None = None,
         seconds: float | None = None,
         profile: str | None = None,
-    ) -> tuple[float, int, float, str]:
-        """req/s at concurrency 32, non-2xx/3xx count, seconds run, extra script output."""
+    ) -> tuple[float, int, float, str, float | None]:
+        """req/s at concurrency 32, non-2xx/3xx count, seconds run, extra script output,
+        and the server's CPU time per request (µs, from /proc; None elsewhere)."""
         seconds = seconds or self.args.duration
         cmd = ["wrk", "-t", str(self.args.threads), "-c", str(self.args.connections)]
         seconds = max(1, round(seconds))  # wrk takes whole seconds
@@ -273,9 +276,11 @@ class Bench:
         if script and len(script) > 1:
             cmd += ["--", *script[1:]]
         spy = self._py_spy(profile, seconds)
+        cpu0 = self._server_cpu()
         proc = subprocess.run(
             self._pinned(1, cmd), capture_output=True, text=True, timeout=seconds + 60
         )
+        cpu1 = self._server_cpu()
         if proc.returncode != 0:
             raise RuntimeError(f"wrk failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
         out = proc.stdout
@@ -287,7 +292,19 @@ class Bench:
         extra = " ".join(re.findall(r"^BENCH (.*)$", out, re.M))
         if sock_errors:
             extra += f" {sock_errors.group(0)}"
-        return rps, int(errors.group(1)) if errors else 0, seconds, extra.strip()
+        done = re.search(r"(\d+) requests in", out)
+        cpu_us = None
+        if cpu0 is not None and cpu1 is not None and done and int(done.group(1)):
+            cpu_us = (cpu1 - cpu0) * 1e6 / int(done.group(1))
+        return rps, int(errors.group(1)) if errors else 0, seconds, extra.strip(), cpu_us
+
+    def _server_cpu(self) -> float | None:
+        """Seconds of CPU the server process has used (user + system), Linux only."""
+        try:
+            fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _py_spy(self, name: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
         if not (self.args.profile and name):
@@ -309,14 +326,18 @@ class Bench:
         profile: str | None = None,
     ) -> float:
         """req/s at concurrency 32 into ``result`` (summed over repeats, see ``rps_runs``)."""
-        rps, errors, ran, extra = self.wrk(path, token, script, seconds, profile)
+        rps, errors, ran, extra, cpu_us = self.wrk(path, token, script, seconds, profile)
         result.rps_runs.append(rps)
         result.rps = statistics.mean(result.rps_runs)
+        if cpu_us is not None:
+            result.cpu_runs.append(cpu_us)
+            result.cpu_us = statistics.mean(result.cpu_runs)
         result.c32_errors += errors
         result.c32_seconds = ran
         result.note = " ".join(x for x in (result.note, extra) if x)
         print(
             f"  c={self.args.connections:<3} {result.name:<32} {rps:9,.0f} req/s"
+            + (f"  {cpu_us:7,.0f} µs CPU/req" if cpu_us is not None else "")
             + (f"  [{errors} errors]" if errors else "")
             + (f"  {extra}" if extra else ""),
             flush=True,
@@ -481,9 +502,17 @@ def _write_decision_files(prefix: Path, envelopes: list[tuple[int, bytes]], thre
 # -- one size -------------------------------------------------------------------------------
 
 
+def _wait_for_quiet(below: float, patience: float) -> None:
+    """Wait (up to ``patience`` s) for the 1-minute load average to drop below ``below``:
+    on a shared machine other jobs move the absolute figures a lot."""
+    deadline = time.monotonic() + patience
+    while os.getloadavg()[0] >= below and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def _load_note() -> str:
     one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) before the run"
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def run_size(bench: Bench, size: int) -> Run:
@@ -552,6 +581,9 @@ def run_size(bench: Bench, size: int) -> Run:
     def p(name: str) -> str | None:
         return f"{size}-{name}" if args.profile else None
 
+    if args.quiet_below:
+        _wait_for_quiet(args.quiet_below, args.quiet_wait)
+    run.load = _load_note() + " before the run"
     bench.start_server(db)
     try:
         results = bench.latency(c1_requests)
@@ -570,7 +602,7 @@ def run_size(bench: Bench, size: int) -> Run:
         probe, rest = rest[: len(rest) // 4], rest[len(rest) // 4 :]
         prefix = bench.work / "decisions"
         _write_decision_files(prefix, probe, args.threads)
-        probe_rps, *_ = bench.wrk("/", sup, ["tests/bench/wrk_decisions.lua", str(prefix)], 2.0)
+        probe_rps = bench.wrk("/", sup, ["tests/bench/wrk_decisions.lua", str(prefix)], 2.0)[0]
         seconds = max(2.0, min(args.duration, len(rest) / (probe_rps * 1.3)))
         _write_decision_files(prefix, rest, args.threads)
         bench.throughput(
@@ -586,6 +618,7 @@ def run_size(bench: Bench, size: int) -> Run:
     finally:
         bench.stop_server()
         shutil.copyfile(bench.work / "server.log", BENCH_DIR / f"server-{size}.log")
+        run.load += ", " + _load_note().removeprefix("load average ") + " after"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return run
@@ -630,13 +663,14 @@ def report(run: Run, args: argparse.Namespace) -> str:
         f"c={args.connections}: wrk -t{args.threads}, {args.duration:g} s per endpoint",
         "",
         f"| {'endpoint':<30} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s c=32':>10} "
-        f"| {'ratio':<17} | {'target':<12} |",
-        f"|{'-' * 32}|{'-' * 9}|{'-' * 9}|{'-' * 12}|{'-' * 19}|{'-' * 14}|",
+        f"| {'CPU µs/req':>10} | {'ratio':<17} | {'target':<12} |",
+        f"|{'-' * 32}|{'-' * 9}|{'-' * 9}|{'-' * 12}|{'-' * 12}|{'-' * 19}|{'-' * 14}|",
     ]
     for r, ratio, target in verdicts(run):
+        cpu = f"{r.cpu_us:>10,.0f}" if r.cpu_us is not None else f"{'n/a':>10}"
         lines.append(
             f"| {r.name:<30} | {r.p50_ms:>7.3f} | {r.p95_ms:>7.3f} | {r.rps:>10,.0f} "
-            f"| {ratio:<17} | {target:<12} |"
+            f"| {cpu} | {ratio:<17} | {target:<12} |"
         )
     notes = (
         [f"{r.name}: {r.c32_errors} non-2xx at c=32" for r in run.results if r.c32_errors]
@@ -677,6 +711,15 @@ def main() -> int:
         "--max-decisions", type=int, default=15_000, help="envelopes to sign for c=32"
     )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not use taskset")
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        metavar="LOAD",
+        help="before each size, wait for the 1-min load average to drop below LOAD",
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=600, help="give up waiting after this many seconds"
+    )
     parser.add_argument("--profile", metavar="DIR", help="py-spy the server during c=32 runs")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--latency-client", help=argparse.SUPPRESS)
