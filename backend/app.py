@@ -13,14 +13,14 @@ from backend.metrics import Metrics
 from backend.problems import install_problem_handlers
 from backend.redaction_key import redaction_key
 from backend.request_log import RequestLogMiddleware
-from backend.routes import audit, cases, escalations, health, me, metrics
+from backend.routes import audit, cases, changes, escalations, health, me, metrics
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 from backend.state import AppState, Clock
 from store.contracts import utcnow
-from store.db import make_engine
+from store.db import make_engine, on_commit
 
 __all__ = ["create_app"]
 
@@ -45,6 +45,8 @@ def create_app(
 
     state.redaction_key = redaction_key(settings)
     state.metrics = Metrics(state.engine)
+    # Any committed change to a case wakes this process's long-polls on it.
+    on_commit(engine, state.notifier.notify_many)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +62,7 @@ def create_app(
     )
     app.state.hitl = state
     install_problem_handlers(app)
-    for module in (health, escalations, cases, me, audit, metrics):
+    for module in (health, escalations, cases, changes, me, audit, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     return app

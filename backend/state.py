@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 
 from backend.metrics import Metrics
-from backend.notify import DecisionNotifier
+from backend.notify import CaseNotifier
 from backend.principal_cache import PrincipalCache
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
@@ -28,7 +28,7 @@ class AppState:
     server_key: Ed25519PrivateKey
     clock: Clock
     triage: Triage
-    notifier: DecisionNotifier = field(default_factory=DecisionNotifier)
+    notifier: CaseNotifier = field(default_factory=CaseNotifier)
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache())
     #: HMAC key for PII placeholders; the app loads the persistent one (backend.redaction_key).
     redaction_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)

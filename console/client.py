@@ -31,6 +31,7 @@ from store.contracts import (
     EscalationStatus,
     KeyEnroll,
     KeyPublic,
+    QueueChanges,
     QueuePage,
     Severity,
     SupervisorMe,
@@ -122,6 +123,22 @@ class HitlClient:
             if value:
                 params[key] = value
         return await self._get("/v1/queue", QueuePage, params=params)
+
+    async def queue_changes(
+        self, *, after: int | None = None, wait: float = 0, limit: int = 200
+    ) -> QueueChanges:
+        """Changes to cases in your groups after the cursor ``after`` (long-polls ``wait`` s).
+
+        Without ``after`` it returns the current cursor and no changes: load the queue
+        page, then follow from that cursor.
+        """
+        params: dict[str, str | int | float] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        if wait:
+            params["wait"] = wait
+        timeout = httpx.Timeout(wait + 10.0, connect=3.0)
+        return await self._get("/v1/queue/changes", QueueChanges, params=params, timeout=timeout)
 
     async def case(self, case_id: int) -> CasePublic:
         return await self._get(f"/v1/cases/{case_id}", CasePublic)

@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from store.canonical import canonical_json, parse_json, sha256_hex
 from store.contracts import DecisionPayload, Envelope, utcnow
+from store.db import AUDITED_CASES
 from store.signing import (
     CHECKPOINT_PAYLOAD_TYPE,
     DECISION_PAYLOAD_TYPE,
@@ -97,6 +98,8 @@ def append_event(
     Returns the event as written (not attached to the session).
     """
     conn = session.connection()
+    if case_id is not None:  # for store.db.on_commit listeners
+        session.info.setdefault(AUDITED_CASES, set()).add(case_id)
     seq0, prev = conn.execute(_READ_HEAD).one()
     ts = ts or utcnow()
     seq = seq0 + 1

@@ -50,6 +50,8 @@ __all__ = [
     "ModelInfo",
     "PolicyRef",
     "Problem",
+    "QueueChange",
+    "QueueChanges",
     "QueueItem",
     "QueuePage",
     "Severity",
@@ -344,6 +346,26 @@ class QueueItem(_Contract):
 class QueuePage(_Contract):
     items: list[QueueItem]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class QueueChange(_Contract):
+    """One change to a case in the reader's groups, in audit log order."""
+
+    seq: int = Field(description="The audit event's sequence number")
+    case_id: int
+    kind: str = Field(description="The audit event kind, e.g. case.created, decision.recorded")
+    status: CaseStatus = Field(description="The case's status now (not at the event)")
+    group: str
+
+
+class QueueChanges(_Contract):
+    """``GET /v1/queue/changes``: what changed after ``after``, oldest first."""
+
+    cursor: int = Field(description="Pass as ?after= to get the changes after these")
+    changes: list[QueueChange]
+    more: bool = Field(
+        description="More changes are waiting: ask again at once (or reload the queue page)"
+    )
 
 
 class AgentDecision(_Contract):

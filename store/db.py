@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-__all__ = ["database_url", "default_database_url", "make_engine", "read_session", "write_session"]
+__all__ = [
+    "AUDITED_CASES",
+    "database_url",
+    "default_database_url",
+    "make_engine",
+    "on_commit",
+    "read_session",
+    "write_session",
+]
 
 APP_NAME = "hitl"
 _IMMEDIATE = "hitl_begin_immediate"
@@ -32,6 +40,22 @@ _IMMEDIATE = "hitl_begin_immediate"
 _BUSY_TIMEOUT = 30
 #: SQLite engine -> the lock its writers take in this process (see :func:`write_session`).
 _writer_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+#: ``session.info`` key: the ids of the cases whose audit events a write session appended.
+AUDITED_CASES = "hitl_audited_cases"
+#: Engine -> callbacks run after each :func:`write_session` commit with the audited case ids.
+_commit_listeners: weakref.WeakKeyDictionary[Engine, list[Callable[[frozenset[int]], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def on_commit(engine: Engine, listener: Callable[[frozenset[int]], None]) -> None:
+    """Call ``listener`` after every committed :func:`write_session` on ``engine`` that
+    appended audit events about cases, with those cases' ids.
+
+    The backend wakes its long-polls with it, whatever the change was. Listeners run in
+    the committing thread and must not raise or block.
+    """
+    _commit_listeners.setdefault(engine, []).append(listener)
 
 
 def default_database_url() -> str:
@@ -99,10 +123,12 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
     On SQLite, writers in this process first queue on the engine's lock, so the next one
     starts as soon as the previous commits. After the busy timeout a writer goes ahead
-    anyway and lets SQLite's own timeout decide, as before.
+    anyway and lets SQLite's own timeout decide, as before. After the commit (and the
+    lock's release) the :func:`on_commit` listeners hear which cases were audited.
     """
     lock = _writer_locks.get(engine)
     held = lock is not None and lock.acquire(timeout=_BUSY_TIMEOUT)
+    cases: set[int] | None = None
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(**{_IMMEDIATE: True})
@@ -113,7 +139,12 @@ def write_session(engine: Engine) -> Iterator[Session]:
                 except BaseException:
                     session.rollback()
                     raise
+                cases = session.info.get(AUDITED_CASES)
     finally:
         if held:
             assert lock is not None
             lock.release()
+    if cases:
+        done = frozenset(cases)
+        for listener in _commit_listeners.get(engine, ()):
+            listener(done)

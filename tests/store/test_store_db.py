@@ -191,3 +191,26 @@ def test_append_event_refuses_data_canonical_json_cannot_carry(
     with pytest.raises(ValueError), write_session(engine) as session:
         append_event(session, kind="case.created", actor="agent", data={"order_no": value})
     assert _chain(engine) == []
+
+
+def test_on_commit_hears_the_audited_cases_only_after_a_commit(db) -> None:
+    """Listeners (the backend's long-poll wake-ups) hear which cases a write audited once
+    it has committed, never for a write that rolled back or audited no case."""
+    from store.db import on_commit
+
+    _, engine = db
+    heard: list[frozenset[int]] = []
+    on_commit(engine, heard.append)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    with write_session(engine) as session:
+        append_event(session, kind="test.a", actor="t", data={}, case_id=7, ts=now)
+        append_event(session, kind="test.b", actor="t", data={}, case_id=9, ts=now)
+        append_event(session, kind="test.c", actor="t", data={}, ts=now)
+        assert heard == []  # not before the commit
+    assert heard == [frozenset({7, 9})]
+    with pytest.raises(RuntimeError), write_session(engine) as session:
+        append_event(session, kind="test.d", actor="t", data={}, case_id=11, ts=now)
+        raise RuntimeError("crash before commit")
+    with write_session(engine) as session:
+        append_event(session, kind="policy.activated", actor="t", data={}, ts=now)
+    assert heard == [frozenset({7, 9})]
