@@ -138,9 +138,15 @@ def audit_verify_cmd(
     except AuditVerifyError as exc:
         err.print(f"[bold red]FAILED[/] {file}: {exc}")
         raise typer.Exit(1) from exc
+    elided = (
+        f" ({report.elided} elided: outside your groups, so not checked beyond the chain "
+        "and the checkpoint's signature)"
+        if report.elided
+        else ""
+    )
     out.print(
-        f"[bold green]OK[/] {report.events} events, {report.decisions} signed decisions, "
-        f"{report.keys} enrolled keys; head {report.head[:16]}…; "
+        f"[bold green]OK[/] {report.events} events{elided}, {report.decisions} signed "
+        f"decisions, {report.keys} enrolled keys; head {report.head[:16]}…; "
         f"checkpoint key {report.checkpoint_keyid}"
         + ("" if trust_key else " (not pinned: pass --trust-key to check its origin)")
     )

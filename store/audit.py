@@ -13,13 +13,23 @@ Ed25519 key. An export (:func:`export_lines`) is JSON Lines:
 2. ``{"type": "event", "seq": n, "hash": "<hex>", "body": "<canonical JSON text>"}``, n = 1..N
 3. ``{"type": "checkpoint", "envelope": <DSSE envelope>}`` covering exactly N events
 
+A *scoped* export (``export_lines(..., elide=...)``, what a non-admin downloads) replaces
+the events its reader may not see by ``{"type": "elided", "seq", "prev", "hash", "kind"}``
+lines, taken from the stored body (not from the indexed columns), so the chain still
+links; its checkpoint, signed as the export ends, adds ``"elided": {"count", "digest"}``,
+the SHA-256 over the elided lines (canonical JSON, one per line). The verifier checks the
+visible events in full, that elided lines link the chain, and that they are exactly the
+ones the backend's key vouched for: an elided line cannot hide an edited visible event.
+
 :func:`verify_export` checks all of it offline, including every decision's signature.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,14 +55,17 @@ from store.signing import (
     sign_envelope,
     verify_envelope,
 )
-from store.tables import AuditEvent, AuditHead, Checkpoint
+from store.tables import AuditEvent, AuditHead, Case, Checkpoint
 
 __all__ = [
     "EXPORT_FORMAT",
     "GENESIS_HASH",
     "AuditReport",
     "AuditVerifyError",
+    "Elide",
+    "EventRef",
     "append_event",
+    "case_events",
     "export_lines",
     "sign_checkpoint",
     "verify_export",
@@ -64,6 +77,7 @@ LOG_ID = "hitl-audit"
 
 KIND_KEY_ENROLLED = "supervisor.key_enrolled"
 KIND_DECISION = "decision.recorded"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _iso(ts: datetime) -> str:
@@ -165,11 +179,23 @@ def sign_checkpoint(session: Session, *, signer: Ed25519PrivateKey) -> Checkpoin
     return checkpoint
 
 
-def export_lines(
-    session: Session, *, checkpoint: Checkpoint, checkpoint_key: Ed25519PublicKey
-) -> Iterator[str]:
-    """Yield the export, one JSON line each (no newline), up to ``checkpoint.size``."""
-    yield json.dumps(
+@dataclass(frozen=True)
+class EventRef:
+    """What decides whether an export shows an event: its kind and its case's group."""
+
+    seq: int
+    kind: str
+    case_id: int | None
+    #: The case's current group; None for events without a case (or a case not found).
+    group: str | None
+
+
+#: Whether an export elides an event (True) or shows it in full (False).
+Elide = Callable[[EventRef], bool]
+
+
+def _header(checkpoint_key: Ed25519PublicKey) -> str:
+    return json.dumps(
         {
             "type": "header",
             "format": EXPORT_FORMAT,
@@ -180,17 +206,94 @@ def export_lines(
             },
         }
     )
-    query = (
-        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.body)
-        .where(col(AuditEvent.seq) <= checkpoint.size)
-        .order_by(col(AuditEvent.seq))
+
+
+def export_lines(
+    session: Session,
+    *,
+    checkpoint: Checkpoint,
+    checkpoint_key: Ed25519PublicKey,
+    elide: Elide | None = None,
+    signer: Ed25519PrivateKey | None = None,
+) -> Iterator[str]:
+    """Yield the export, one JSON line each (no newline), up to ``checkpoint.size``.
+
+    With ``elide``, the events it returns True for become ``elided`` lines and the export
+    ends with a checkpoint that ``signer`` (the key behind ``checkpoint_key``) signs as it
+    ends, vouching for exactly those lines.
+    """
+    yield _header(checkpoint_key)
+    if elide is None:
+        query = (
+            select(AuditEvent.seq, AuditEvent.hash, AuditEvent.body)
+            .where(col(AuditEvent.seq) <= checkpoint.size)
+            .order_by(col(AuditEvent.seq))
+            .execution_options(yield_per=2000)
+        )
+        for seq, digest, body in session.exec(query):
+            yield json.dumps(
+                {"type": "event", "seq": seq, "hash": digest, "body": bytes(body).decode("utf-8")}
+            )
+        yield json.dumps({"type": "checkpoint", "envelope": json.loads(checkpoint.envelope)})
+        return
+    if signer is None or key_id(signer.public_key()) != key_id(checkpoint_key):
+        raise ValueError("a scoped export needs the checkpoint key's private half to sign it")
+    cases: Table = Case.__table__  # type: ignore[attr-defined]
+    e = _events.c
+    scoped = (
+        core_select(e.seq, e.hash, e.body, e.kind, e.case_id, cases.c.group_name)
+        .select_from(_events.outerjoin(cases, cases.c.id == e.case_id))
+        .where(e.seq <= checkpoint.size)
+        .order_by(e.seq)
         .execution_options(yield_per=2000)
     )
-    for seq, digest, body in session.exec(query):
-        yield json.dumps(
-            {"type": "event", "seq": seq, "hash": digest, "body": bytes(body).decode("utf-8")}
-        )
-    yield json.dumps({"type": "checkpoint", "envelope": json.loads(checkpoint.envelope)})
+    elided = hashlib.sha256()
+    count = 0
+    for seq, digest, body, kind, case_id, group in session.connection().execute(scoped):
+        if not elide(EventRef(seq, kind, case_id, group)):
+            yield json.dumps(
+                {"type": "event", "seq": seq, "hash": digest, "body": bytes(body).decode("utf-8")}
+            )
+            continue
+        line = _elided_line(seq, bytes(body))
+        elided.update(canonical_json(line) + b"\n")
+        count += 1
+        yield json.dumps(line)
+    payload = canonical_json(
+        {
+            "log": LOG_ID,
+            "size": checkpoint.size,
+            "head": checkpoint.head,
+            "ts": _iso(checkpoint.created_at),
+            "elided": {"count": count, "digest": elided.hexdigest()},
+        }
+    )
+    envelope = sign_envelope(payload, CHECKPOINT_PAYLOAD_TYPE, signer)
+    yield json.dumps({"type": "checkpoint", "envelope": envelope.model_dump(mode="json")})
+
+
+def _elided_line(seq: int, body: bytes) -> dict[str, Any]:
+    """An event reduced to what links the chain. Hash, prev and kind come from the signed
+    body itself, so a row whose indexed columns were edited cannot make a broken chain
+    look whole."""
+    event = parse_json(body.decode("utf-8"))
+    return {
+        "type": "elided",
+        "seq": seq,
+        "prev": event["prev"],
+        "hash": sha256_hex(body),
+        "kind": event["kind"],
+    }
+
+
+def case_events(session: Session, *, case_id: int) -> list[dict[str, Any]]:
+    """A case's audit events in order, each its parsed body with its hash."""
+    rows = session.exec(
+        select(AuditEvent.hash, AuditEvent.body)
+        .where(AuditEvent.case_id == case_id)
+        .order_by(col(AuditEvent.seq))
+    )
+    return [{**parse_json(bytes(body).decode("utf-8")), "hash": digest} for digest, body in rows]
 
 
 class AuditVerifyError(Exception):
@@ -204,12 +307,17 @@ class AuditVerifyError(Exception):
 
 @dataclass
 class AuditReport:
+    #: Every event the checkpoint covers, shown or elided.
     events: int = 0
     decisions: int = 0
     keys: int = 0
     head: str = GENESIS_HASH
     checkpoint_keyid: str = ""
+    #: Events shown in full, by kind.
     kinds: dict[str, int] = field(default_factory=dict)
+    #: Events elided from a scoped export (outside the reader's groups), and their kinds.
+    elided: int = 0
+    elided_kinds: dict[str, int] = field(default_factory=dict)
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, line: int) -> Any:
@@ -233,6 +341,9 @@ _HEADER_MEMBERS = frozenset({"type", "format", "checkpoint_key"})
 _KEY_MEMBERS = frozenset({"algorithm", "keyid", "public_key"})
 _EVENT_MEMBERS = frozenset({"type", "seq", "hash", "body"})
 _CHECKPOINT_MEMBERS = frozenset({"type", "envelope"})
+_ELIDED_MEMBERS = frozenset({"type", "seq", "prev", "hash", "kind"})
+_CHECKPOINT_PAYLOAD = frozenset({"log", "size", "head", "ts"})
+_ELISION_MEMBERS = frozenset({"count", "digest"})
 
 
 def verify_export(
@@ -269,9 +380,11 @@ def verify_export(
             continue
         if kind == "event":
             _verify_event(obj, n, report, state)
+        elif kind == "elided":
+            _verify_elided(obj, n, report, state)
         elif kind == "checkpoint":
             assert checkpoint_key is not None
-            _verify_checkpoint(obj, n, report, checkpoint_key)
+            _verify_checkpoint(obj, n, report, state, checkpoint_key)
             seen_checkpoint = True
         else:
             raise AuditVerifyError(n, f"unknown line type {kind!r}")
@@ -291,6 +404,8 @@ class _ChainState:
     #: case id -> digest of the case's latest content, as the log carried it
     case_digests: dict[int, str] = field(default_factory=dict)
     decision_ids: set[str] = field(default_factory=set)
+    #: SHA-256 over the elided lines so far (canonical JSON, newline-terminated)
+    elided: Any = field(default_factory=hashlib.sha256)
 
 
 def _verify_header(obj: dict[str, Any], n: int, trusted: str | None) -> Ed25519PublicKey:
@@ -367,6 +482,30 @@ def _verify_event(obj: dict[str, Any], n: int, report: AuditReport, state: _Chai
     report.head = obj["hash"]
 
 
+def _verify_elided(obj: dict[str, Any], n: int, report: AuditReport, state: _ChainState) -> None:
+    """An event the reader may not see: it must link the chain; the checkpoint vouches for it."""
+    _members(obj, _ELIDED_MEMBERS, n, "elided line")
+    seq = _field(obj, "seq", int, n)
+    if seq != report.events + 1:
+        raise AuditVerifyError(n, f"sequence {seq} follows {report.events}: missing or reordered")
+    prev, digest = _field(obj, "prev", str, n), _field(obj, "hash", str, n)
+    kind = _field(obj, "kind", str, n)
+    if not _HEX64.fullmatch(digest) or not _HEX64.fullmatch(prev):
+        raise AuditVerifyError(n, f"elided event {seq}: prev and hash must be 64 hex digits")
+    if prev != report.head:
+        raise AuditVerifyError(
+            n, f"elided event {seq}: previous hash does not match event {seq - 1}"
+        )
+    line = _canonical_or_none(obj)
+    if line is None:
+        raise AuditVerifyError(n, f"elided event {seq}: not I-JSON")
+    state.elided.update(line + b"\n")
+    report.elided += 1
+    report.elided_kinds[kind] = report.elided_kinds.get(kind, 0) + 1
+    report.events = seq
+    report.head = digest
+
+
 def _verify_key_enrolled(data: dict[str, Any], seq: int, n: int, state: _ChainState) -> None:
     try:
         public = load_public_key(_field(data, "public_key", str, n))
@@ -435,7 +574,11 @@ def _verify_decision(
 
 
 def _verify_checkpoint(
-    obj: dict[str, Any], n: int, report: AuditReport, checkpoint_key: Ed25519PublicKey
+    obj: dict[str, Any],
+    n: int,
+    report: AuditReport,
+    state: _ChainState,
+    checkpoint_key: Ed25519PublicKey,
 ) -> None:
     _members(obj, _CHECKPOINT_MEMBERS, n, "checkpoint line")
     try:
@@ -460,3 +603,25 @@ def _verify_checkpoint(
         )
     if body.get("head") != report.head:
         raise AuditVerifyError(n, "checkpoint head does not match the last event's hash")
+    elision = body.get("elided")
+    _members(
+        body,
+        _CHECKPOINT_PAYLOAD | ({"elided"} if elision is not None else set()),
+        n,
+        "checkpoint payload",
+    )
+    if elision is None:
+        if report.elided:
+            raise AuditVerifyError(
+                n, f"the export elides {report.elided} events its checkpoint does not vouch for"
+            )
+        return
+    if not isinstance(elision, dict):
+        raise AuditVerifyError(n, "checkpoint: elided must be an object")
+    _members(elision, _ELISION_MEMBERS, n, "checkpoint elided")
+    if elision.get("count") != report.elided or elision.get("digest") != state.elided.hexdigest():
+        raise AuditVerifyError(
+            n,
+            f"checkpoint vouches for {elision.get('count')} elided events, not the "
+            f"{report.elided} elided lines of this export (elided or edited after signing?)",
+        )
