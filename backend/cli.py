@@ -27,6 +27,12 @@ DbOpt = Annotated[
 ]
 
 
+class RoleOpt(enum.StrEnum):
+    viewer = "viewer"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
 class LogFormatOpt(enum.StrEnum):
     json = "json"
     text = "text"
@@ -135,7 +141,13 @@ def create_agent(
 def create_supervisor(
     name: str,
     group: Annotated[list[str] | None, typer.Option(help="Supervisor group (repeat)")] = None,
-    role: Annotated[str, typer.Option(help="viewer, supervisor or admin")] = "supervisor",
+    role: Annotated[
+        RoleOpt,
+        typer.Option(
+            help="viewer: reads the queue, cases and audit of their groups; supervisor: also "
+            "claims, decides, enrolls keys; admin: every group and the admin endpoints"
+        ),
+    ] = RoleOpt.supervisor,
     database_url: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -146,7 +158,7 @@ def create_supervisor(
 
     try:
         ident, token = add_supervisor(
-            _engine(database_url), name=name, role=role, groups=group or []
+            _engine(database_url), name=name, role=role.value, groups=group or []
         )
     except ValueError as exc:
         typer.echo(str(exc), err=True)
@@ -154,6 +166,12 @@ def create_supervisor(
     except IntegrityError as exc:
         typer.echo(f"a supervisor named {name!r} exists already", err=True)
         raise typer.Exit(1) from exc
+    if not group and role is not RoleOpt.admin:
+        typer.echo(
+            f"note: {name!r} is in no group, so sees no case until given one (--group); "
+            "only admins see every group",
+            err=True,
+        )
     _print_created("supervisor", ident, name, token, as_json)
 
 

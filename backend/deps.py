@@ -1,7 +1,20 @@
-"""Dependencies as ``Annotated`` aliases: the app state and the authenticated principal."""
+"""Dependencies as ``Annotated`` aliases: the app state and the authenticated principal.
+
+Supervisors (people) have one of three roles, each allowed what the one before it is:
+
+- ``viewer``: reads the queue, cases, their audit trails and the (scoped) audit export
+  of their groups; cannot claim, decide or enroll a signing key;
+- ``supervisor``: also claims and decides cases of their groups, enrolls keys;
+- ``admin``: every group, and the admin endpoints (policies).
+
+A route names the least role it needs (:data:`CurrentViewer`, :data:`CurrentSupervisor`,
+:data:`CurrentAdmin`); a lesser role gets 403. Which *objects* a principal may see is the
+services' business: a case outside a supervisor's groups is 404, never 403.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,13 +23,29 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.principal_cache import PrincipalCache
 from backend.problems import ProblemError
+from backend.services.admin import ROLES
 from backend.state import AppState
 from backend.tracecontext import current_request
 from store.db import read_session
 from store.principals import agent_by_token, hash_token, supervisor_by_token
 from store.tables import Agent, Supervisor
 
-__all__ = ["CurrentAgent", "CurrentSupervisor", "PrincipalCache", "StateDep"]
+__all__ = [
+    "ROLES",
+    "CurrentAdmin",
+    "CurrentAgent",
+    "CurrentSupervisor",
+    "CurrentViewer",
+    "PrincipalCache",
+    "StateDep",
+]
+
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_CANNOT = {
+    "viewer": "a viewer reads the queue, cases and audit exports of their groups but cannot "
+    "claim, decide or enroll keys",
+    "supervisor": "policies and the other admin endpoints are for admins",
+}
 
 _bearer = HTTPBearer(auto_error=False, description="A hitl agent or supervisor token")
 
@@ -72,14 +101,41 @@ async def current_agent(state: StateDep, creds: Credentials) -> Agent:
     return principal
 
 
-async def current_supervisor(state: StateDep, creds: Credentials) -> Supervisor:
-    principal = await _principal(state, creds, "supervisor")
-    assert isinstance(principal, Supervisor)
-    _note(f"supervisor:{principal.name}")
-    if principal.role not in ("supervisor", "admin"):
-        raise ProblemError(403, "Forbidden", f"role {principal.role!r} cannot do this")
-    return principal
+_SupervisorDep = Callable[[AppState, HTTPAuthorizationCredentials | None], Awaitable[Supervisor]]
 
 
-CurrentAgent = Annotated[Agent, Depends(current_agent)]
+def _role_at_least(least: str) -> _SupervisorDep:
+    rank = _RANK[least]
+
+    async def dependency(state: StateDep, creds: Credentials) -> Supervisor:
+        principal = await _principal(state, creds, "supervisor")
+        assert isinstance(principal, Supervisor)
+        _note(f"supervisor:{principal.name}")
+        # An unknown role (a row written by hand) ranks below viewer: it may do nothing.
+        if _RANK.get(principal.role, -1) < rank:
+            why = _CANNOT.get(principal.role, f"that is not one of {', '.join(ROLES)}")
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"this needs the {least} role; you are {principal.role!r}: {why}. "
+                "An admin can give you another role (`hitl admin create-supervisor --role`).",
+                role=principal.role,
+                required_role=least,
+            )
+        return principal
+
+    dependency.__name__ = f"current_{least}"
+    return dependency
+
+
+current_viewer = _role_at_least("viewer")
+current_supervisor = _role_at_least("supervisor")
+current_admin = _role_at_least("admin")
+
+#: Any supervisor-side principal: viewer, supervisor or admin.
+CurrentViewer = Annotated[Supervisor, Depends(current_viewer)]
+#: A supervisor or an admin: may claim, decide and enroll keys.
 CurrentSupervisor = Annotated[Supervisor, Depends(current_supervisor)]
+#: An admin only.
+CurrentAdmin = Annotated[Supervisor, Depends(current_admin)]
+CurrentAgent = Annotated[Agent, Depends(current_agent)]

@@ -30,6 +30,7 @@ __all__ = [
     "AgentDecision",
     "Alternative",
     "Breadcrumb",
+    "CaseAuditEvent",
     "CaseContent",
     "CasePublic",
     "CaseStatus",
@@ -430,3 +431,19 @@ class Problem(BaseModel):
     detail: str = ""
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+class CaseAuditEvent(_Contract):
+    """One audit event of a case as the chain holds it: ``hash`` is the SHA-256 of the
+    event's canonical JSON (every member here but ``hash``), ``prev`` the event before it
+    in the whole log."""
+
+    v: int
+    seq: int
+    prev: str
+    hash: str
+    ts: datetime
+    kind: str
+    actor: str
+    case_id: int
+    data: dict[str, Any]

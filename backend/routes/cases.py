@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import CurrentSupervisor, StateDep
+from backend.deps import CurrentSupervisor, CurrentViewer, StateDep
 from backend.services import cases as svc
 from store.contracts import (
     CasePublic,
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["supervisors"])
 
 @router.get("/queue", response_model=QueuePage, responses={400: {"model": Problem}})
 async def queue(
-    supervisor: CurrentSupervisor,
+    supervisor: CurrentViewer,
     state: StateDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -44,7 +44,7 @@ async def queue(
 
 
 @router.get("/cases/{case_id}", response_model=CasePublic, responses={404: {"model": Problem}})
-async def get_case(case_id: int, supervisor: CurrentSupervisor, state: StateDep) -> CasePublic:
+async def get_case(case_id: int, supervisor: CurrentViewer, state: StateDep) -> CasePublic:
     return await run_in_threadpool(svc.get_case, state, supervisor=supervisor, case_id=case_id)
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.deps import CurrentSupervisor, StateDep
+from backend.deps import CurrentViewer, StateDep
 from backend.services import changes as svc
 from store.contracts import Problem, QueueChanges
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["supervisors"])
 
 @router.get("/queue/changes", response_model=QueueChanges, responses={401: {"model": Problem}})
 async def queue_changes(
-    supervisor: CurrentSupervisor,
+    supervisor: CurrentViewer,
     state: StateDep,
     after: Annotated[
         int | None,

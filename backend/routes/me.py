@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import CurrentSupervisor, StateDep
+from backend.deps import CurrentSupervisor, CurrentViewer, StateDep
 from backend.services import keys as svc
 from store.contracts import KeyEnroll, KeyPublic, Problem, SupervisorMe
 
@@ -11,7 +11,7 @@ router = APIRouter(prefix="/v1/me", tags=["supervisors"])
 
 
 @router.get("", response_model=SupervisorMe)
-async def me(supervisor: CurrentSupervisor, state: StateDep) -> SupervisorMe:
+async def me(supervisor: CurrentViewer, state: StateDep) -> SupervisorMe:
     return await run_in_threadpool(svc.me, state, supervisor=supervisor)
 
 

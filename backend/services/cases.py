@@ -35,7 +35,7 @@ from store.signing import (
 )
 from store.tables import Agent, Case, Claim, Decision, Supervisor, SupervisorKey
 
-__all__ = ["claim_case", "decide", "get_case", "get_queue", "visible_groups"]
+__all__ = ["claim_case", "decide", "get_case", "get_queue", "load_visible", "visible_groups"]
 
 
 def visible_groups(supervisor: Supervisor) -> list[str] | None:
@@ -54,6 +54,11 @@ def _load_visible(
     if case is None or (groups is not None and case.group_name not in groups):
         raise ProblemError(404, "Not found", f"no case {case_id} in your groups")
     return case
+
+
+def load_visible(session: Session, supervisor: Supervisor, case_id: int) -> Case:
+    """The case if the supervisor may see it; 404 (never 403) when it is outside their groups."""
+    return _load_visible(session, supervisor, case_id)
 
 
 def get_queue(

@@ -72,7 +72,34 @@ def test_admin_create_prints_token_once_and_stores_its_hash(tmp_path: Path) -> N
     assert "exists already" in again.stderr
     bad = _backend("admin", "create-supervisor", "dave", "--role", "root", "--database-url", url)
     assert bad.returncode == 2
-    assert "viewer, supervisor, admin" in bad.stderr
+    assert all(word in bad.stderr for word in ("root", "viewer", "supervisor", "admin"))
+
+
+def test_admin_create_supervisor_with_each_role(tmp_path: Path) -> None:
+    """`--role viewer|supervisor|admin` stores that role; a non-admin without a group is
+    created but told they will see no case."""
+    from sqlmodel import select
+
+    from store.db import read_session
+    from store.tables import Supervisor
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    _backend("db", "upgrade", "--database-url", url)
+    for name, role, groups in (
+        ("vic", "viewer", ["--group", "payments"]),
+        ("sue", "supervisor", []),
+        ("ada", "admin", []),
+    ):
+        out = _backend(
+            "admin", "create-supervisor", name, "--role", role, *groups, "--database-url", url
+        )
+        assert out.returncode == 0, out.stderr
+        assert ("in no group" in out.stderr) == (name == "sue")
+    engine = make_engine(url)
+    with read_session(engine) as session:
+        roles = {s.name: s.role for s in session.exec(select(Supervisor))}
+    engine.dispose()
+    assert roles == {"vic": "viewer", "sue": "supervisor", "ada": "admin"}
 
 
 def test_serve_refuses_database_without_schema(tmp_path: Path) -> None:
