@@ -11,6 +11,9 @@ The format (README, "Policies as code", has a full example)::
     fallback = "agent"                    # "agent", "approve", "hold" or {name=, args=}
     sla = { critical = "15m", high = "1h" }
 
+    [redaction]                           # optional: more personal data to redact
+    fields = ["context.customer_name"]    # dotted paths, replaced by ⟦field:…⟧ at ingest
+
     [[rules]]                             # in order; the first whose `when` holds wins
     name = "large-refund"                 # the reason code cases record
     description = "..."                   # the reason supervisors and agents read
@@ -58,7 +61,8 @@ FallbackSpec = str | ActionSpec
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_TOP_KEYS = frozenset({"id", "description", "domains", "defaults", "rules"})
+_TOP_KEYS = frozenset({"id", "description", "domains", "defaults", "redaction", "rules"})
+_REDACTION_KEYS = frozenset({"fields"})
 _DEFAULT_KEYS = frozenset({"group", "fallback", "sla"})
 _RULE_KEYS = frozenset(
     {"name", "description", "when", "outcome", "severity", "group", "sla", "fallback", "requires"}
@@ -112,6 +116,9 @@ class PolicySpec:
     default_fallback: FallbackSpec = "agent"
     default_sla: dict[str, timedelta] = field(default_factory=dict)
     source: str = "<policy>"
+    #: More fields to redact at ingest in the policy's domains (dotted paths), on top of
+    #: ``HITL_REDACT_FIELDS``.
+    redact_fields: tuple[str, ...] = ()
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -305,6 +312,36 @@ def _rule(
     )
 
 
+def _redaction(raw: Any, lines: _Lines, out: _Collector) -> tuple[str, ...]:
+    """``[redaction] fields = [...]``: each a dotted path the ingest redaction accepts."""
+    from backend.services.redaction import compile_field_paths
+
+    line = lines.tables.get("redaction", lines.top.get("redaction", 1))
+    keys = lines.table_keys.get("redaction", {})
+    if not isinstance(raw, dict):
+        out.add(line, 'redaction must be a table: [redaction] fields = ["context.key"]')
+        return ()
+    for key in sorted(set(raw) - _REDACTION_KEYS):
+        out.add(keys.get(key, line), f"redaction: unknown key {key!r} (expected fields)")
+    value = raw.get("fields", [])
+    f_line = keys.get("fields", line)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        out.add(f_line, 'redaction: fields must be a list of dotted paths, e.g. ["context.name"]')
+        return ()
+    good: list[str] = []
+    for path in value:
+        try:
+            compile_field_paths((path,))
+        except ValueError as exc:
+            out.add(f_line, f"redaction: {exc}")
+            continue
+        if path.strip() in good:
+            out.add(f_line, f"redaction: fields lists {path!r} twice")
+            continue
+        good.append(path.strip())
+    return tuple(good)
+
+
 def parse_policy(
     text: str, *, source: str = "<policy>"
 ) -> tuple[PolicySpec | None, list[PolicyProblem]]:
@@ -370,6 +407,7 @@ def parse_policy(
         parsed = _sla(value, sla_line, f"defaults.sla.{sev}", out)
         if parsed is not None:
             default_sla[sev] = parsed
+    redact_fields = _redaction(data.get("redaction", {}), lines, out)
     raw_rules = data.get("rules")
     rules: list[RuleSpec] = []
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -397,5 +435,6 @@ def parse_policy(
         default_fallback=default_fallback,
         default_sla=default_sla,
         source=source,
+        redact_fields=redact_fields,
     )
     return spec, out.problems

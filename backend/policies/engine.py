@@ -138,6 +138,11 @@ class Policy:
         return self.spec.domains
 
     @property
+    def redact_fields(self) -> tuple[str, ...]:
+        """Fields the policy has redacted at ingest in its domains (``[redaction]``)."""
+        return self.spec.redact_fields
+
+    @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.spec.name for r in self._rules)
 

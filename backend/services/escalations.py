@@ -83,9 +83,9 @@ def submit_escalation(
 
 def _redacted(state: AppState, escalation: EscalationCreate) -> EscalationCreate:
     try:
-        return redact_escalation(
-            escalation, key=state.redaction_key, fields=state.settings.redact_fields
-        )
+        # The settings' fields, and those the policy governing the domain names.
+        fields = (*state.settings.redact_fields, *state.triage.redact_fields(escalation.domain))
+        return redact_escalation(escalation, key=state.redaction_key, fields=fields)
     except RedactionError as exc:
         raise ProblemError(422, "Too long once redacted", str(exc)) from None
 

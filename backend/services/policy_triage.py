@@ -139,6 +139,15 @@ class PolicyTriage:
 
     # -- the Triage seam ---------------------------------------------------------------
 
+    def redact_fields(self, domain: str) -> tuple[str, ...]:
+        """The ``[redaction] fields`` of the policy governing ``domain``."""
+        self.refresh()
+        snapshot = self._snapshot
+        active = snapshot.by_domain.get(domain, snapshot.catch_all)
+        if active is None:
+            return self._fallback.redact_fields(domain)
+        return active.policy.redact_fields
+
     def evaluate(self, escalation: EscalationCreate) -> TriageOutcome:
         self.refresh()
         snapshot = self._snapshot

@@ -458,9 +458,9 @@ def redact_escalation(
     """The escalation with its personal data replaced by placeholders.
 
     ``fields`` names more values to redact (dotted paths, see :func:`compile_field_paths`):
-    from settings now, from the policy later. Returns ``escalation`` itself when there is
-    nothing to redact. Raises :class:`RedactionError` if a placeholder pushes a field past
-    its length limit.
+    from ``HITL_REDACT_FIELDS`` and the ``[redaction]`` of the domain's policy. Returns
+    ``escalation`` itself when there is nothing to redact. Raises :class:`RedactionError`
+    if a placeholder pushes a field past its length limit.
     """
     paths = compile_field_paths(tuple(fields))
     named = False

@@ -52,6 +52,11 @@ class TriageOutcome:
 class Triage(Protocol):
     def evaluate(self, escalation: EscalationCreate) -> TriageOutcome: ...
 
+    def redact_fields(self, domain: str) -> tuple[str, ...]:
+        """More fields to redact in ``domain`` before anything is stored (the policy's
+        ``[redaction] fields``), on top of ``HITL_REDACT_FIELDS``."""
+        ...
+
 
 _RULES = (
     ("critical-risk", "a high-risk flag, or an amount of 10,000 or more"),
@@ -73,6 +78,9 @@ class BuiltinTriage:
 
     def _ref(self, rule: str) -> PolicyRef:
         return PolicyRef(id=self.policy_id, version=self.policy_version, hash=self._hash, rule=rule)
+
+    def redact_fields(self, domain: str) -> tuple[str, ...]:
+        return ()
 
     def evaluate(self, escalation: EscalationCreate) -> TriageOutcome:
         confidence = escalation.confidence.effective
