@@ -39,7 +39,9 @@ from store.signing import public_key_b64
 
 __all__ = ["DemoError", "run_demo"]
 
-STARTUP_TIMEOUT = 30.0
+#: The backend's exit is noticed at once; this only bounds a backend that hangs. On a busy
+#: 2-core box its imports alone took over 30 s, so a shorter bound failed healthy demos.
+STARTUP_TIMEOUT = 120.0
 #: The keyring backend that refuses everything: the demo never touches the user's keyring.
 NO_KEYRING = "keyring.backends.fail.Keyring"
 

@@ -7,6 +7,9 @@ declare -A NEED=(
   [gnome-keyring-daemon]=gnome-keyring
   [dbus-run-session]=dbus-daemon
   [dbus-daemon]=dbus-daemon
+  [ssh]=openssh-client
+  [ssh-keygen]=openssh-client
+  [tmux]=tmux
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -14,6 +17,8 @@ for cmd in "${!NEED[@]}"; do
 done
 # PostgreSQL's server binaries are not on PATH on Debian.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# Nor is sshd (the console's over-SSH tests run a throwaway one).
+test -x /usr/sbin/sshd || missing+=(openssh-server)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" = 0 ]; then
