@@ -68,6 +68,7 @@ def _unauthorized(detail: str) -> ProblemError:
 
 async def _principal(state: AppState, creds: Credentials, kind: str) -> Agent | Supervisor:
     if creds is None:
+        state.metrics.denied(principal=kind, reason="missing_token")
         raise _unauthorized(f"send an {kind} token as 'Authorization: Bearer <token>'")
     key = f"{kind}:{hash_token(creds.credentials)}"
     cached = state.principals.get(key)
@@ -82,6 +83,7 @@ async def _principal(state: AppState, creds: Credentials, kind: str) -> Agent | 
 
     principal = await run_in_threadpool(lookup)
     if principal is None:
+        state.metrics.denied(principal=kind, reason="invalid_token")
         raise _unauthorized(f"this is not a valid {kind} token")
     state.principals.put(key, principal)
     return principal
@@ -113,6 +115,7 @@ def _role_at_least(least: str) -> _SupervisorDep:
         _note(f"supervisor:{principal.name}")
         # An unknown role (a row written by hand) ranks below viewer: it may do nothing.
         if _RANK.get(principal.role, -1) < rank:
+            state.metrics.denied(principal="supervisor", reason="role")
             why = _CANNOT.get(principal.role, f"that is not one of {', '.join(ROLES)}")
             raise ProblemError(
                 403,

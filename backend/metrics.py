@@ -11,7 +11,11 @@ counts its own requests: scrape a single-worker backend, or sum per instance.
 - ``hitl_fallbacks_total{domain,severity}``: fallback actions applied (the SLA sweeper);
 - ``hitl_decisions_total{supervisor,action}``: decisions per supervisor;
 - ``hitl_queue_depth{group,severity}``: open cases, one grouped COUNT over the open-case
-  index per scrape at most every few seconds, never on a request path.
+  index per scrape at most every few seconds, never on a request path;
+- ``hitl_access_denied_total{principal,reason}``: requests refused before any work, for an
+  ``agent`` or ``supervisor`` token: ``missing_token``, ``invalid_token`` (401) or
+  ``role`` (403, a role below the route's). A burst of ``invalid_token`` is someone
+  guessing tokens; of ``role``, a client offering viewers what they cannot do.
 """
 
 from __future__ import annotations
@@ -91,6 +95,12 @@ class Metrics:
             ["supervisor", "action"],
             registry=r,
         )
+        self.access_denied = Counter(
+            "hitl_access_denied",
+            "Requests refused for their token or role, by principal kind and reason",
+            ["principal", "reason"],
+            registry=r,
+        )
         if engine is not None:
             r.register(QueueDepthCollector(engine, ttl=queue_depth_ttl))
 
@@ -113,6 +123,10 @@ class Metrics:
         self.time_to_decision.labels(domain, severity).observe(waited)
         if decided_at > due_at:
             self.sla_breaches.labels(domain, severity).inc()
+
+    def denied(self, *, principal: str, reason: str) -> None:
+        """A request refused by authentication (401) or its role (403)."""
+        self.access_denied.labels(principal, reason).inc()
 
     def fallback_fired(self, *, domain: str, severity: str) -> None:
         """The SLA sweeper applied a case's fallback action."""

@@ -284,3 +284,33 @@ async def test_authz_admin_sees_every_group_in_the_queue(world: World) -> None:
         "moderation",
         "data-pipeline",
     }
+
+
+async def test_authz_denials_are_counted_in_metrics(world: World) -> None:
+    """/metrics counts refused requests by principal kind and reason: a missing or
+    invalid token (401) and a role below the route's (403); allowed requests add nothing."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async def denied() -> dict[tuple[str, str], float]:
+        text = (await world.http.get("/metrics")).text
+        return {
+            (s.labels["principal"], s.labels["reason"]): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "hitl_access_denied_total"
+        }
+
+    case = await world.new_case(500)
+    nobody, viewer = world.callers["anonymous"], world.callers["viewer"]
+    await world.call(nobody, "GET", "/v1/queue")
+    await world.call(nobody, "POST", "/v1/escalations", {})
+    await world.call(Caller("forger", "hitl_sup_guessed"), "GET", "/v1/queue")
+    await world.call(Caller("forger", "hitl_sup_guessed-2"), "GET", "/v1/me")
+    await world.call(viewer, "POST", f"/v1/cases/{case.id}/claim")
+    await world.call(viewer, "GET", f"/v1/cases/{case.id}")  # allowed: not counted
+    assert await denied() == {
+        ("supervisor", "missing_token"): 1,
+        ("agent", "missing_token"): 1,
+        ("supervisor", "invalid_token"): 2,
+        ("supervisor", "role"): 1,
+    }
