@@ -44,6 +44,7 @@ screenshots: $(STAMP) ## Render the TUI screens from demo data into screenshots/
 
 bench: $(STAMP) ## Benchmarks (slow; prints figures): see tests/bench/
 	$(BIN)/python tests/bench/bench_api.py --sizes 10000
+	$(BIN)/python tests/bench/bench_ingest.py --size 10000
 	$(BIN)/python tests/bench/bench_policy.py
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
