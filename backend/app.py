@@ -13,7 +13,7 @@ from backend.metrics import Metrics
 from backend.problems import install_problem_handlers
 from backend.redaction_key import redaction_key
 from backend.request_log import RequestLogMiddleware
-from backend.routes import audit, cases, changes, escalations, health, me, metrics
+from backend.routes import audit, cases, changes, escalations, health, me, metrics, policies
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
 from backend.services.triage import Triage
@@ -62,7 +62,7 @@ def create_app(
     )
     app.state.hitl = state
     install_problem_handlers(app)
-    for module in (health, escalations, cases, changes, me, audit, metrics):
+    for module in (health, escalations, cases, changes, me, audit, policies, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -49,7 +49,10 @@ __all__ = [
     "KeyEnroll",
     "KeyPublic",
     "ModelInfo",
+    "PolicyPush",
+    "PolicyPushResult",
     "PolicyRef",
+    "PolicyVersionPublic",
     "Problem",
     "QueueChange",
     "QueueChanges",
@@ -447,3 +450,34 @@ class CaseAuditEvent(_Contract):
     actor: str
     case_id: int
     data: dict[str, Any]
+
+
+class PolicyVersionPublic(_Contract):
+    """A stored policy version; ``source`` (the TOML verbatim) only when one is asked for."""
+
+    policy_id: str
+    version: int
+    content_hash: str
+    filename: str
+    domains: list[str]
+    author: str
+    created_at: datetime
+    active: bool
+    activated_at: datetime | None = None
+    source: str | None = None
+
+
+class PolicyPush(_Contract):
+    """``POST /v1/policies``: a policy file to check, store and activate."""
+
+    source: str = Field(max_length=1_000_000, description="The TOML text, verbatim")
+    filename: str = Field(default="policy.toml", max_length=255)
+
+
+class PolicyPushResult(_Contract):
+    version: PolicyVersionPublic
+    #: False when the same content was stored before (no new version).
+    created: bool
+    #: False when it was already the active version (nothing changed).
+    activated: bool
+    previous_version: int | None = None

@@ -60,6 +60,12 @@ TABLE: dict[str, tuple[int | str, ...]] = {
     "GET /v1/me":                       (401, 401, 200,   200, 200,  200,       200),
     "POST /v1/me/keys":                 (401, 401, 403,   201, 201,  403,       201),
     "GET /v1/audit/export":             (401, 401, 200,   200, 200,  HIDDEN,    HIDDEN),
+    "GET /v1/policies":                 (401, 401, 200,   200, 200,  200,       200),
+    "GET /v1/policies/{policy_id}/versions/{version}":
+                                        (401, 401, 200,   200, 200,  200,       200),
+    "POST /v1/policies":                (401, 401, 403,   403, 201,  403,       403),
+    "POST /v1/policies/{policy_id}/versions/{version}/activate":
+                                        (401, 401, 403,   403, 200,  403,       403),
 }
 # fmt: on
 
@@ -198,6 +204,46 @@ async def probe_submit(world: World, caller: Caller, n: int) -> int | str:
     )
 
 
+def _policy(n: int, rule: str = "default") -> str:
+    return f"""\
+id = "authz-{n}"
+domains = ["authz-{n}"]
+
+[[rules]]
+name = "{rule}"
+description = "Everything is reviewed"
+when = "true"
+outcome = "escalate"
+severity = "low"
+"""
+
+
+def _stored_policy(world: World, n: int, versions: int = 1) -> None:
+    from backend.services.policies import push_policy
+
+    for v in range(versions):
+        push_policy(
+            world.env.state.engine, source=_policy(n, f"rule-{v}"), filename="p.toml", author="t"
+        )
+
+
+async def probe_policy_push(world: World, caller: Caller, n: int) -> int | str:
+    return await _status(
+        world, caller, "POST", "/v1/policies", {"source": _policy(100 + n), "filename": "p.toml"}
+    )
+
+
+async def probe_policy_show(world: World, caller: Caller, n: int) -> int | str:
+    _stored_policy(world, 200 + n)
+    return await _status(world, caller, "GET", f"/v1/policies/authz-{200 + n}/versions/1")
+
+
+async def probe_policy_activate(world: World, caller: Caller, n: int) -> int | str:
+    _stored_policy(world, 300 + n, versions=2)  # v2 active; activating v1 is a rollback
+    path = f"/v1/policies/authz-{300 + n}/versions/1/activate"
+    return await _status(world, caller, "POST", path)
+
+
 def on_case(method: str, suffix: str = "") -> Probe:
     async def probe(world: World, caller: Caller, n: int) -> int | str:
         case = await world.new_case(n)
@@ -233,6 +279,10 @@ PROBES: dict[str, Probe] = {
     "GET /v1/me": plain("GET", "/v1/me"),
     "POST /v1/me/keys": probe_enroll,
     "GET /v1/audit/export": probe_export,
+    "GET /v1/policies": plain("GET", "/v1/policies"),
+    "GET /v1/policies/{policy_id}/versions/{version}": probe_policy_show,
+    "POST /v1/policies": probe_policy_push,
+    "POST /v1/policies/{policy_id}/versions/{version}/activate": probe_policy_activate,
 }
 
 
