@@ -50,6 +50,7 @@ __all__ = [
     "find_token",
     "load_identity",
     "load_key_file",
+    "require_token",
     "run_enroll",
     "run_login",
 ]
@@ -72,7 +73,7 @@ def find_token(settings: ConsoleSettings) -> tuple[str | None, str]:
     return token, "the OS keyring"
 
 
-def _require_token(settings: ConsoleSettings) -> str:
+def require_token(settings: ConsoleSettings) -> str:
     token, _ = find_token(settings)
     if not token:
         raise KeyStoreError(
@@ -227,7 +228,7 @@ def run_enroll(settings: ConsoleSettings, *, key_file: Path | None) -> int:
 async def _enroll(settings: ConsoleSettings, key_file: Path | None) -> int:
     url = settings.url
     timeout = settings.keyring_timeout
-    token = await asyncio.to_thread(_require_token, settings)
+    token = await asyncio.to_thread(require_token, settings)
     if key_file is None and settings.key_store == "file":
         key_file = settings.key_file
         if key_file is None:
@@ -341,7 +342,7 @@ async def load_identity(
     Raises a :class:`~console.errors.ConsoleError` that says what to run when the token
     or key is missing, rejected, locked away or not enrolled.
     """
-    token = await asyncio.to_thread(_require_token, settings)
+    token = await asyncio.to_thread(require_token, settings)
     client = HitlClient(settings.url, token)
     try:
         me = await client.me()
@@ -363,7 +364,7 @@ async def export_audit(settings: ConsoleSettings, out: Path) -> int:
     partial = out.with_name(f".{out.name}.partial")
     lines = 0
     try:
-        token = await asyncio.to_thread(_require_token, settings)
+        token = await asyncio.to_thread(require_token, settings)
         async with HitlClient(settings.url, token) as client:
             with (
                 partial.open("w", encoding="utf-8") as fh,

@@ -41,6 +41,38 @@ def console_cmd(url: UrlOpt = None) -> None:
     raise typer.Exit(run_console(load_settings(url=url)))
 
 
+@app.command("pull")
+def pull_cmd(
+    out: Annotated[Path, typer.Option("--out", help="The bundle file to create (mode 0600)")],
+    url: UrlOpt = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Only this group (default: all your groups)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many cases, most urgent first")] = 500,
+) -> None:
+    """Write open cases to one bundle file for air-gapped review (`hitl console --bundle`)."""
+    import asyncio
+
+    from console.bundle import run_pull
+    from console.config import load_settings
+
+    raise typer.Exit(asyncio.run(run_pull(load_settings(url=url), out, group=group, limit=limit)))
+
+
+@app.command("push")
+def push_cmd(
+    bundle: Annotated[Path, typer.Argument(help="A bundle reviewed with `hitl console --bundle`")],
+    url: UrlOpt = None,
+) -> None:
+    """Send a bundle's signed decisions; the backend checks each one (exit 1 on any conflict)."""
+    import asyncio
+
+    from console.bundle import run_push
+    from console.config import load_settings
+
+    raise typer.Exit(asyncio.run(run_push(load_settings(url=url), bundle)))
+
+
 @app.command("login")
 def login_cmd(
     url: UrlOpt = None,

@@ -2,8 +2,9 @@
 
 One line per check, ``OK`` / ``WARN`` / ``FAIL``, each saying what to do when it is not OK:
 the config file, the backend (``GET /healthz``), the keyring backend (a real OS keyring or
-not), the token (present, and accepted by ``GET /v1/me``), and the signing key (present,
-and enrolled: its fingerprint is among those the backend pinned). Exit 0 when nothing
+not), the token (present, and accepted by ``GET /v1/me``), the signing key (present,
+and enrolled: its fingerprint is among those the backend pinned), and the offline outbox
+(decisions waiting, in conflict, and the last sync). Exit 0 when nothing
 FAILs, 1 otherwise; a WARN alone does not fail.
 """
 
@@ -24,6 +25,7 @@ from console.client import HitlClient
 from console.config import ConsoleSettings, config_path
 from console.errors import AuthError, ConsoleError
 from console.keystore import default_key_file, key_file_info, keyring_status, load_signing_key
+from console.local_store import LocalStoreError, Outbox, default_outbox_path
 from store.contracts import SupervisorMe
 from store.signing import fingerprint, key_id
 
@@ -132,7 +134,38 @@ async def diagnose(settings: ConsoleSettings) -> list[Check]:
                 checks.append(Check("FAIL", "token", f"could not be checked: {exc}"))
 
     checks.append(await asyncio.to_thread(_key_check, settings, me))
+    checks.append(await asyncio.to_thread(_outbox_check, settings))
     return checks
+
+
+def _outbox_check(settings: ConsoleSettings) -> Check:
+    path = default_outbox_path(settings.url)
+    if not path.exists():
+        return Check("OK", "outbox", f"{path} (absent: no decision was ever made offline)")
+    try:
+        outbox = Outbox(path)
+    except LocalStoreError as exc:
+        return Check("FAIL", "outbox", str(exc))
+    try:
+        counts, last = outbox.counts(), outbox.last_sync()
+    finally:
+        outbox.close()
+    synced = f"last sync {last:%Y-%m-%d %H:%M:%S} UTC" if last else "never synced"
+    size = f"{path}: {counts['pending']} waiting, {counts['sent']} sent"
+    if counts["conflict"] or counts["rejected"]:
+        return Check(
+            "WARN",
+            "outbox",
+            f"{size}, {counts['conflict']} in conflict, {counts['rejected']} refused; "
+            f"{synced}. Open the console to see what happened to each.",
+        )
+    if counts["pending"]:
+        return Check(
+            "WARN",
+            "outbox",
+            f"{size}; {synced}. They are sent when the console reaches the backend.",
+        )
+    return Check("OK", "outbox", f"{size}; {synced}")
 
 
 def _config_check(settings: ConsoleSettings) -> Check:

@@ -76,7 +76,9 @@ def _lines(output: str) -> dict[str, tuple[str, str]]:
     """subject -> (level, detail) for each OK/WARN/FAIL line."""
     found: dict[str, tuple[str, str]] = {}
     for line in output.splitlines():
-        m = re.match(r"^(OK|WARN|FAIL)\s+(config|backend|keyring|token|signing key)\s+(.*)$", line)
+        m = re.match(
+            r"^(OK|WARN|FAIL)\s+(config|backend|keyring|token|signing key|outbox)\s+(.*)$", line
+        )
         if m:
             found[m.group(2)] = (m.group(1), m.group(3))
     return found
@@ -238,3 +240,37 @@ def test_doctor_on_stuck_keyring_fails_fast(
     assert result.returncode == 1
     lines = _lines(result.stdout)
     assert lines["token"][0] == "FAIL" and "did not answer within 1 s" in lines["token"][1]
+
+
+def test_doctor_reports_outbox_size_and_last_sync(backend: Target, tmp_path: Path) -> None:
+    """With decisions saved offline, doctor says how many wait, how many met a conflict,
+    and when the console last synced; with none it says the outbox is absent."""
+    from console.local_store import Outbox, default_outbox_path
+    from store.contracts import Envelope, EnvelopeSignature
+
+    env, _ = _file_key_env(tmp_path, backend)
+    first = _lines(_hitl("doctor", env=env).stdout)
+    assert first["outbox"][0] == "OK" and "absent" in first["outbox"][1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", env["HOME"])  # where the `hitl` subprocess looks
+        mp.delenv("XDG_DATA_HOME", raising=False)
+        path = default_outbox_path(backend.url)
+    outbox = Outbox(path)
+    sig = [EnvelopeSignature(keyid="k", sig="s")]
+    for n in range(3):
+        outbox.add(
+            case_id=n + 1,
+            decision_id=f"d{n}",
+            action="approve",
+            envelope=Envelope(payloadType="t", payload="", signatures=sig),
+        )
+    outbox.settle(1, "conflict", {"title": "Already decided"})
+    outbox.mark_synced()
+    outbox.close()
+
+    result = _hitl("doctor", env=env)
+    level, detail = _lines(result.stdout)["outbox"]
+    assert level == "WARN"
+    assert f"{path}: 2 waiting, 0 sent, 1 in conflict" in detail
+    assert "last sync 20" in detail
