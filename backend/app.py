@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -19,6 +20,8 @@ from backend.services.policy_triage import PolicyTriage
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 from backend.state import AppState, Clock
+from backend.webhook_dispatcher import WebhookDispatcher
+from backend.webhook_key import webhook_key
 from store.contracts import utcnow
 from store.db import make_engine, on_commit
 
@@ -47,12 +50,22 @@ def create_app(
     state.metrics = Metrics(state.engine)
     # Any committed change to a case wakes this process's long-polls on it.
     on_commit(engine, state.notifier.notify_many)
+    state.webhook_key = webhook_key(settings)
+    dispatcher = WebhookDispatcher(state) if settings.webhook_dispatch else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.notifier.bind(asyncio.get_running_loop())
-        yield
-        state.engine.dispose()
+        # The outbox is durable: whatever this task leaves undone, the next start resumes.
+        task = asyncio.create_task(dispatcher.run()) if dispatcher is not None else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            state.engine.dispose()
 
     app = FastAPI(
         title="hitl",

@@ -39,7 +39,17 @@ class LogFormatOpt(enum.StrEnum):
 
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-admin_app = typer.Typer(help="Create agents and supervisors.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Create agents and supervisors; agents' webhooks.", no_args_is_help=True
+)
+ServerKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--server-key",
+        help="The server key `hitl serve` uses (env HITL_SERVER_KEY): webhook secrets derive "
+        "from the `webhook_key` file beside it (or HITL_WEBHOOK_KEY)",
+    ),
+]
 
 
 def serve(
@@ -109,32 +119,183 @@ def _engine(database_url: str | None):  # type: ignore[no-untyped-def]
     return make_engine(database_url)
 
 
-def _print_created(kind: str, ident: int, name: str, token: str, as_json: bool) -> None:
+def _print_created(
+    kind: str,
+    ident: int,
+    name: str,
+    token: str,
+    as_json: bool,
+    webhook_secret: str | None = None,
+) -> None:
     if as_json:
-        typer.echo(json.dumps({"id": ident, "name": name, "token": token}))
+        out: dict[str, object] = {"id": ident, "name": name, "token": token}
+        if webhook_secret is not None:
+            out["webhook_secret"] = webhook_secret
+        typer.echo(json.dumps(out))
         return
     typer.echo(f"created {kind} {name!r} (id {ident}). Its token, shown only this once:")
     typer.echo(token)
+    if webhook_secret is not None:
+        typer.echo("Its webhook signing secret (verify deliveries with it), shown only this once:")
+        typer.echo(webhook_secret)
+
+
+def _webhook_key(server_key: Path | None) -> bytes:
+    from backend.settings import BackendSettings
+    from backend.webhook_key import webhook_key
+
+    settings = BackendSettings(server_key=server_key) if server_key else BackendSettings()
+    return webhook_key(settings)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
 
 
 @admin_app.command("create-agent")
 def create_agent(
     name: str,
     domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeat)")] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Where outcomes are POSTed (https://…); prints the signing secret"),
+    ] = None,
+    server_key: ServerKeyOpt = None,
     database_url: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Create an agent and print its API token once."""
+    """Create an agent and print its API token (and webhook secret) once."""
     from sqlalchemy.exc import IntegrityError
 
-    from backend.services.admin import add_agent
+    from backend.services.admin import add_agent, webhook_secret
+
+    key = _webhook_key(server_key) if webhook_url is not None else None
+    try:
+        ident, token = add_agent(
+            _engine(database_url),
+            name=name,
+            domains=domain or [],
+            webhook_url=webhook_url,
+            webhook_key=key,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    except IntegrityError as exc:
+        raise _fail(f"an agent named {name!r} exists already", 1) from exc
+    secret = webhook_secret(key, agent_id=ident, version=1) if key is not None else None
+    _print_created("agent", ident, name, token, as_json, secret)
+
+
+@admin_app.command("set-webhook")
+def set_webhook(
+    name: str,
+    url: Annotated[str | None, typer.Option(help="The new webhook URL (https://…)")] = None,
+    rotate: Annotated[
+        bool, typer.Option(help="Issue a new signing secret; the old one signs too for a day")
+    ] = False,
+    remove: Annotated[bool, typer.Option(help="Stop sending webhooks to this agent")] = False,
+    server_key: ServerKeyOpt = None,
+    database_url: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Set, rotate or remove an agent's webhook. A new secret is printed once."""
+    from datetime import timedelta
+
+    from backend.services.admin import set_webhook as change
+    from backend.settings import BackendSettings
+
+    grace = timedelta(seconds=BackendSettings().webhook_rotation_grace_seconds)
+    try:
+        result = change(
+            _engine(database_url),
+            name=name,
+            webhook_key=_webhook_key(server_key),
+            url=url,
+            remove=remove,
+            rotate=rotate,
+            grace=grace,
+        )
+    except LookupError as exc:
+        raise _fail(str(exc), 1) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    until = result.previous_valid_until
+    if as_json:
+        out = {
+            "id": result.agent_id,
+            "name": result.name,
+            "webhook_url": result.url,
+            "webhook_secret_version": result.secret_version,
+            "webhook_secret": result.secret,
+            "previous_secret_valid_until": until.isoformat() if until else None,
+        }
+        typer.echo(json.dumps(out))
+        return
+    if result.url is None:
+        typer.echo(f"agent {name!r} gets no webhooks now (long-polling still works)")
+    else:
+        typer.echo(f"agent {name!r} gets webhooks at {result.url}")
+    if result.secret is not None:
+        typer.echo(f"Its signing secret (version {result.secret_version}), shown only this once:")
+        typer.echo(result.secret)
+    if until is not None:
+        typer.echo(f"Deliveries carry a signature by the previous secret too until {until:%c} UTC.")
+
+
+@admin_app.command("webhooks")
+def webhooks(
+    agent: Annotated[str | None, typer.Option(help="Only this agent's deliveries")] = None,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(help="pending, delivered, dead or cancelled (repeat)"),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    database_url: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines")] = False,
+) -> None:
+    """List webhook deliveries: state, attempts, the next attempt, the last error."""
+    from dataclasses import asdict
+
+    from backend.services.admin import list_deliveries
 
     try:
-        ident, token = add_agent(_engine(database_url), name=name, domains=domain or [])
-    except IntegrityError as exc:
-        typer.echo(f"an agent named {name!r} exists already", err=True)
-        raise typer.Exit(1) from exc
-    _print_created("agent", ident, name, token, as_json)
+        rows = list_deliveries(_engine(database_url), agent=agent, states=state or [], limit=limit)
+    except LookupError as exc:
+        raise _fail(str(exc), 1) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(asdict(row), default=str))
+            continue
+        when = (
+            f"delivered {row.delivered_at:%Y-%m-%d %H:%M:%S}"
+            if row.delivered_at
+            else f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if row.state == "pending"
+            else ""
+        )
+        error = f"  last: {row.last_error}" if row.last_error and row.state != "delivered" else ""
+        typer.echo(
+            f"{row.id:>6} {row.state:<9} {row.agent} case {row.case_id} {row.kind} "
+            f"attempts {row.attempts} {when}{error}".rstrip()
+        )
+
+
+@admin_app.command("redeliver")
+def redeliver(
+    agent: Annotated[str | None, typer.Option(help="Only this agent's dead deliveries")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Send dead webhook deliveries again, with a fresh set of attempts."""
+    from backend.services.admin import redeliver as again
+
+    try:
+        count = again(_engine(database_url), agent=agent)
+    except LookupError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again")
 
 
 @admin_app.command("create-supervisor")

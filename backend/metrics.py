@@ -15,7 +15,12 @@ counts its own requests: scrape a single-worker backend, or sum per instance.
 - ``hitl_access_denied_total{principal,reason}``: requests refused before any work, for an
   ``agent`` or ``supervisor`` token: ``missing_token``, ``invalid_token`` (401) or
   ``role`` (403, a role below the route's). A burst of ``invalid_token`` is someone
-  guessing tokens; of ``role``, a client offering viewers what they cannot do.
+  guessing tokens; of ``role``, a client offering viewers what they cannot do;
+- ``hitl_webhook_deliveries_total{result}``: webhook attempts by outcome: ``delivered``,
+  ``failed`` (to be retried), ``dead`` (given up: a dead letter), ``cancelled``;
+- ``hitl_webhook_retries_total``: webhook attempts after a delivery's first;
+- ``hitl_webhook_outbox{state}``: deliveries ``pending`` and ``dead`` (the dead letters
+  waiting for ``hitl admin redeliver``), counted like the queue depth.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from store.contracts import SEVERITIES
+from store.outbox import outbox_counts
 from store.tables import Case
 
-__all__ = ["TIME_TO_DECISION_BUCKETS", "Metrics", "QueueDepthCollector"]
+__all__ = ["TIME_TO_DECISION_BUCKETS", "Metrics", "OutboxCollector", "QueueDepthCollector"]
 
 #: Seconds: 30 s to 2 days, around the SLAs (15 min critical ... 24 h low).
 TIME_TO_DECISION_BUCKETS = (
@@ -101,8 +107,21 @@ class Metrics:
             ["principal", "reason"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "hitl_webhook_deliveries",
+            "Webhook delivery attempts by result: delivered, failed (to be retried), dead "
+            "(given up), cancelled (webhook removed)",
+            ["result"],
+            registry=r,
+        )
+        self.webhook_retries = Counter(
+            "hitl_webhook_retries",
+            "Webhook delivery attempts after a delivery's first",
+            registry=r,
+        )
         if engine is not None:
             r.register(QueueDepthCollector(engine, ttl=queue_depth_ttl))
+            r.register(OutboxCollector(engine, ttl=queue_depth_ttl))
 
     def escalation_ingested(self, *, outcome: str, domain: str, severity: str | None) -> None:
         self.escalations.labels(outcome, domain, severity or "none").inc()
@@ -131,6 +150,42 @@ class Metrics:
     def fallback_fired(self, *, domain: str, severity: str) -> None:
         """The SLA sweeper applied a case's fallback action."""
         self.fallbacks.labels(domain, severity).inc()
+
+    def webhook_delivered(self, result: str) -> None:
+        """An attempt's outcome was recorded: delivered, failed, dead or cancelled."""
+        self.webhook_deliveries.labels(result).inc()
+
+
+class OutboxCollector:
+    """``hitl_webhook_outbox{state}``: pending and dead deliveries, cached ``ttl`` s."""
+
+    NAME = "hitl_webhook_outbox"
+    HELP = "Webhook deliveries waiting (pending) and given up (dead)"
+
+    def __init__(
+        self, engine: Engine, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._counts: dict[str, int] = {}
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(self.NAME, self.HELP, labels=["state"])]
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            if self._clock() - self._at >= self._ttl:
+                with self._engine.connect() as conn:
+                    self._counts = outbox_counts(conn)
+                self._at = self._clock()
+            counts = self._counts
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["state"])
+        for state, count in sorted(counts.items()):
+            family.add_metric([state], count)
+        yield family
 
 
 class QueueDepthCollector:

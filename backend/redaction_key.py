@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend.settings import BackendSettings
 
-__all__ = ["load_or_create_redaction_key", "redaction_key"]
+__all__ = ["load_or_create_key", "load_or_create_redaction_key", "redaction_key"]
 
 FILE_NAME = "redaction_key"
 
@@ -25,6 +25,10 @@ def redaction_key(settings: BackendSettings) -> bytes:
 
 
 def load_or_create_redaction_key(path: Path) -> bytes:
+    return load_or_create_key(path, what="redaction key")
+
+
+def load_or_create_key(path: Path, *, what: str) -> bytes:
     """Read the key at ``path``, creating it (0600, dir 0700) if missing.
 
     Creation is atomic and never overwrites: several backend processes starting at once
@@ -50,7 +54,7 @@ def load_or_create_redaction_key(path: Path) -> bytes:
     try:
         key = bytes.fromhex(path.read_text().strip())
     except ValueError as exc:
-        raise ValueError(f"{path} must hold the redaction key as hex") from exc
+        raise ValueError(f"{path} must hold the {what} as hex") from exc
     if len(key) < 32:
         raise ValueError(f"{path} holds a key of {len(key)} bytes; it needs 32 or more")
     return key

@@ -62,6 +62,42 @@ class BackendSettings(BaseSettings):
         default=600, description="How far a signed decision's timestamp may be from server time"
     )
     queue_page_max: int = Field(default=200, ge=1, le=1000)
+    webhook_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Key agents' webhook secrets are derived from (32+ characters); when "
+        "unset, the file `webhook_key` beside the server key (0600, created on first use). "
+        "`hitl admin` must see the same key as `hitl serve`",
+    )
+    webhook_dispatch: bool = Field(
+        default=True,
+        description="Run the webhook dispatcher in this process (several processes may: "
+        "deliveries are claimed under leases)",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the dispatcher looks for new events and due retries when "
+        "nothing in this process woke it",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Timeout of one delivery attempt (the whole request)"
+    )
+    webhook_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="Delay after the first failed attempt; doubles after each"
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest delay between two attempts"
+    )
+    webhook_max_attempts: int = Field(
+        default=30, ge=1, description="Attempts before a delivery is given up (state dead)"
+    )
+    webhook_rotation_grace_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="After a secret rotation, deliveries are signed with the old secret too "
+        "for this long, so receivers can switch without losing any",
+    )
     policy_refresh_seconds: float = Field(
         default=1.0,
         ge=0,

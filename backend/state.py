@@ -33,3 +33,6 @@ class AppState:
     #: HMAC key for PII placeholders; the app loads the persistent one (backend.redaction_key).
     redaction_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     metrics: Metrics = field(default_factory=Metrics)
+    #: Key agents' webhook secrets derive from; the app loads the persistent one
+    #: (backend.webhook_key).
+    webhook_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)

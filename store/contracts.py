@@ -26,6 +26,7 @@ __all__ = [
     "POLICY_STATUSES",
     "SEVERITIES",
     "SEVERITY_RANK",
+    "WEBHOOK_EVENT_TYPES",
     "ActionSpec",
     "AgentDecision",
     "Alternative",
@@ -60,6 +61,8 @@ __all__ = [
     "QueuePage",
     "Severity",
     "SupervisorMe",
+    "WebhookEvent",
+    "WebhookEventType",
     "utcnow",
 ]
 
@@ -401,6 +404,30 @@ class EscalationStatus(_Contract):
     reason: str = Field(default="", description="The matched rule's description")
     missing_inputs: list[str] = Field(
         default_factory=list, description="needs_info: the inputs to supply"
+    )
+
+
+#: The audit events an agent is told about by webhook: its case's outcome changed.
+WebhookEventType = Literal[
+    "decision.recorded", "decision.post_hoc", "case.fallback_applied", "case.info_requested"
+]
+WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = (
+    "decision.recorded",
+    "decision.post_hoc",
+    "case.fallback_applied",
+    "case.info_requested",
+)
+
+
+class WebhookEvent(_Contract):
+    """The body of a webhook delivery (canonical JSON, signed per Standard Webhooks)."""
+
+    type: WebhookEventType = Field(description="What happened: the audit event's kind")
+    timestamp: AwareDatetime = Field(description="When it happened (not when it was sent)")
+    seq: int = Field(description="The audit event's sequence number: orders an agent's events")
+    data: EscalationStatus = Field(
+        description="The escalation as GET /v1/escalations/{id} showed it when the delivery "
+        "was queued"
     )
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "PolicyVersion",
     "Supervisor",
     "SupervisorKey",
+    "WebhookCursor",
+    "WebhookDelivery",
 ]
 
 
@@ -34,6 +36,17 @@ class Agent(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime
+    # Webhooks: where the agent learns outcomes. The signing secret is not stored: it is
+    # derived from the server's webhook key, the agent id and this version (0: none issued;
+    # each rotation adds one), so a copy of the database alone cannot forge deliveries.
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Which server webhook key the secret was derived from (a fingerprint, not the key).
+    webhook_key_id: str | None = Field(default=None, max_length=32)
+    webhook_rotated_at: datetime | None = None
+    # Per-agent ingest limits; None: the server's HITL_INGEST_RATE / HITL_INGEST_BURST.
+    ingest_rate: int | None = None
+    ingest_burst: int | None = None
 
 
 class Supervisor(SQLModel, table=True):
@@ -208,3 +221,47 @@ class Checkpoint(SQLModel, table=True):
     created_at: datetime
     # The DSSE envelope as JSON text; its payload is base64 of the verbatim signed bytes.
     envelope: str
+
+
+class WebhookCursor(SQLModel, table=True):
+    """One row: the audit seq up to which events have been turned into deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The outbox: one agent-relevant audit event to deliver to one agent's webhook.
+
+    ``state`` is ``pending`` (due at ``next_attempt_at``; while an attempt is in flight,
+    that is the end of its lease), ``delivered``, ``dead`` (gave up) or ``cancelled`` (the
+    agent's webhook was removed). ``attempts`` counts attempts started and fences results:
+    an attempt records its outcome only if the row is still at its attempt and owner.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_seq", "agent_id", name="uq_webhook_deliveries_event_agent"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_seq: int = Field(foreign_key="audit_events.seq")
+    agent_id: int = Field(foreign_key="agents.id", index=True)
+    case_id: int = Field(foreign_key="cases.id")
+    kind: str = Field(max_length=50)
+    # The webhook-id header: the same on every retry, so receivers can drop duplicates.
+    message_id: str = Field(max_length=64, unique=True)
+    # The request body, canonical JSON, built once: every retry sends the same bytes.
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = Field(max_length=12, default="pending")
+    attempts: int = 0
+    next_attempt_at: datetime
+    lease_owner: str | None = Field(default=None, max_length=100)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None

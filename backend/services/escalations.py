@@ -28,7 +28,7 @@ from store.contracts import (
 from store.db import read_session, write_session
 from store.tables import Agent, Case, Supervisor
 
-__all__ = ["escalation_status", "submit_escalation", "wait_for_decision"]
+__all__ = ["agent_view", "escalation_status", "submit_escalation", "wait_for_decision"]
 
 
 def submit_escalation(
@@ -216,6 +216,11 @@ def _status(session: Session, case: Case) -> EscalationStatus:
         reason=case.policy_reason,
         missing_inputs=case.missing_inputs,
     )
+
+
+def agent_view(session: Session, case: Case) -> EscalationStatus:
+    """The agent's view of ``case``, as GET /v1/escalations/{id} answers (webhooks send it)."""
+    return _status(session, case)
 
 
 def escalation_status(state: AppState, *, agent: Agent, case_id: int) -> EscalationStatus:
