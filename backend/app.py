@@ -17,6 +17,7 @@ from backend.request_log import RequestLogMiddleware
 from backend.routes import audit, cases, changes, escalations, health, me, metrics, policies
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
+from backend.services.rate_limit import IngestLimiter
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 from backend.state import AppState, Clock
@@ -51,6 +52,7 @@ def create_app(
     # Any committed change to a case wakes this process's long-polls on it.
     on_commit(engine, state.notifier.notify_many)
     state.webhook_key = webhook_key(settings)
+    state.ingest_limiter = IngestLimiter(rate=settings.ingest_rate, burst=settings.ingest_burst)
     dispatcher = WebhookDispatcher(state) if settings.webhook_dispatch else None
 
     @asynccontextmanager

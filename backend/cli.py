@@ -40,7 +40,7 @@ class LogFormatOpt(enum.StrEnum):
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 admin_app = typer.Typer(
-    help="Create agents and supervisors; agents' webhooks.", no_args_is_help=True
+    help="Create agents and supervisors; agents' webhooks and rate limits.", no_args_is_help=True
 )
 ServerKeyOpt = Annotated[
     Path | None,
@@ -241,6 +241,36 @@ def set_webhook(
         typer.echo(result.secret)
     if until is not None:
         typer.echo(f"Deliveries carry a signature by the previous secret too until {until:%c} UTC.")
+
+
+@admin_app.command("set-rate-limit")
+def set_rate_limit(
+    name: str,
+    rate: Annotated[int | None, typer.Option(help="Escalations per minute (0: no limit)")] = None,
+    burst: Annotated[
+        int | None, typer.Option(help="Escalations in any one second (0: no limit)")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Back to HITL_INGEST_RATE / HITL_INGEST_BURST")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Give an agent its own ingest limits (running backends apply them within 30 s)."""
+    from backend.services.admin import set_rate_limit as change
+
+    if default == (rate is not None or burst is not None):
+        raise _fail("give --rate and/or --burst, or --default")
+    try:
+        change(_engine(database_url), name=name, rate=rate, burst=burst)
+    except LookupError as exc:
+        raise _fail(str(exc), 1) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    shown = ", ".join(
+        f"{what} {value if value is not None else 'server default'}"
+        for what, value in (("rate/min", rate), ("burst/s", burst))
+    )
+    typer.echo(f"agent {name!r}: {shown}")
 
 
 @admin_app.command("webhooks")

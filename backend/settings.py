@@ -98,6 +98,16 @@ class BackendSettings(BaseSettings):
         description="After a secret rotation, deliveries are signed with the old secret too "
         "for this long, so receivers can switch without losing any",
     )
+    ingest_rate: int = Field(
+        default=1200,
+        ge=0,
+        description="Escalations an agent may submit in any 60 s (0: no limit); per process",
+    )
+    ingest_burst: int = Field(
+        default=100,
+        ge=0,
+        description="Escalations an agent may submit in any 1 s (0: no limit); per process",
+    )
     policy_refresh_seconds: float = Field(
         default=1.0,
         ge=0,

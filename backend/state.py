@@ -1,4 +1,5 @@
-"""What the app holds for its lifetime: engine, keys, clock, triage, notifier, metrics."""
+"""What the app holds for its lifetime: engine, keys, clock, triage, notifier, metrics,
+the ingest rate limiter."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from backend.metrics import Metrics
 from backend.notify import CaseNotifier
 from backend.principal_cache import PrincipalCache
+from backend.services.rate_limit import IngestLimiter
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 
@@ -36,3 +38,6 @@ class AppState:
     #: Key agents' webhook secrets derive from; the app loads the persistent one
     #: (backend.webhook_key).
     webhook_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    ingest_limiter: IngestLimiter = field(
+        default_factory=lambda: IngestLimiter(rate=0, burst=0)  # the app sets the real one
+    )

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/escalations", tags=["agents"])
         200: {"model": EscalationStatus, "description": "Replay of an idempotency key"},
         409: {"model": Problem},
         422: {"model": Problem},
+        429: {"model": Problem, "description": "Over the agent's rate; see Retry-After"},
     },
 )
 async def submit(
@@ -31,7 +32,9 @@ async def submit(
 
     Personal data (e-mails, phone numbers, cards, IBANs, IP addresses) is replaced by
     placeholders before anything is stored. A W3C ``traceparent`` header's trace id is
-    stored on the case when the body carries no ``trace_id``."""
+    stored on the case when the body carries no ``trace_id``. An agent over its rate
+    limit gets 429 with ``Retry-After``."""
+    state.ingest_limiter.check(agent)
     ctx = current_request()
     result, created = await run_in_threadpool(
         svc.submit_escalation,

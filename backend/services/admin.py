@@ -28,6 +28,7 @@ __all__ = [
     "add_supervisor",
     "list_deliveries",
     "redeliver",
+    "set_rate_limit",
     "set_webhook",
 ]
 
@@ -161,6 +162,29 @@ def set_webhook(
             else None,
             previous_valid_until=now + grace if rotate and version > 1 else None,
         )
+
+
+def set_rate_limit(
+    engine: Engine, *, name: str, rate: int | None, burst: int | None
+) -> tuple[int | None, int | None]:
+    """An agent's own ingest limits (per minute, per second); None: the server's."""
+    for value, what in ((rate, "rate"), (burst, "burst")):
+        if value is not None and value < 0:
+            raise ValueError(f"{what} must be 0 (no limit) or more")
+    now = utcnow()
+    with write_session(engine) as session:
+        agent = _agent(session, name)
+        agent.ingest_rate = rate
+        agent.ingest_burst = burst
+        session.add(agent)
+        audit.append_event(
+            session,
+            kind="agent.rate_limit_changed",
+            actor="admin",
+            ts=now,
+            data={"agent_id": agent.id, "name": name, "rate": rate, "burst": burst},
+        )
+    return rate, burst
 
 
 def list_deliveries(

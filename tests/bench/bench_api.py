@@ -182,6 +182,9 @@ class Bench:
             **os.environ,
             "HITL_DATABASE_URL": f"sqlite:///{db}",
             "HITL_SERVER_KEY": str(BENCH_DIR / "server-ed25519.pem"),
+            # One agent ingests as fast as it can: measure ingest, not the rate limit.
+            "HITL_INGEST_RATE": "0",
+            "HITL_INGEST_BURST": "0",
         }
         cmd = [PY, "-m", "uvicorn", "--app-dir", str(HERE), "bench_app:create_bench_app"]
         cmd += ["--factory", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
