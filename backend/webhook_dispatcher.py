@@ -3,8 +3,8 @@
 Each pass: turn new audit events into deliveries (:func:`enqueue_new_events`), claim the
 due ones under a lease (:func:`store.outbox.claim_due`), POST them concurrently with
 httpx (timeouts always on, redirects not followed), and record each outcome. Between
-passes it sleeps ``HITL_WEBHOOK_POLL_SECONDS`` unless woken; a pass that found work is
-followed at once by another.
+passes it sleeps ``HITL_WEBHOOK_POLL_SECONDS``, or until a change to a case commits in
+this process; a pass that found work is followed at once by another.
 
 Every backend process runs one (``HITL_WEBHOOK_DISPATCH=false`` turns it off); leases keep
 them from sending the same delivery at once. Delivery is at least once: a process killed
@@ -16,7 +16,6 @@ receiver drops duplicates by it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -84,8 +83,6 @@ class WebhookDispatcher:
         self.grace = timedelta(seconds=settings.webhook_rotation_grace_seconds)
         self.key_id = key_id(state.webhook_key)
         self._transport = transport
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -95,15 +92,8 @@ class WebhookDispatcher:
             headers={"User-Agent": f"hitl-webhooks/{version('hitl-console')}"},
         )
 
-    def wake(self) -> None:
-        """Start the next pass now (thread-safe): something was committed."""
-        if self._loop is not None and self._wake is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
-
     async def run(self) -> None:
         """Pass after pass until cancelled. A failing pass is logged and retried later."""
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         poll = self.state.settings.webhook_poll_seconds
         async with self.client() as client:
             while True:
@@ -114,11 +104,10 @@ class WebhookDispatcher:
                 except Exception:
                     log.exception("webhook pass failed; trying again in %.1f s", poll)
                     busy = False
-                if busy:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), poll)
-                self._wake.clear()
+                if not busy:
+                    # A change to a case committed in this process (a decision, a fallback)
+                    # starts the next pass at once; other processes' within ``poll``.
+                    await self.state.notifier.wait_any(poll)
 
     async def run_once(self, client: httpx.AsyncClient) -> bool:
         """One pass. Returns True if there may be more to do at once."""

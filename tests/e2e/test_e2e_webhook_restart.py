@@ -89,6 +89,7 @@ def _until(condition, what: str, timeout: float = 30.0):  # type: ignore[no-unty
         time.sleep(0.05)
 
 
+@pytest.mark.timeout(300)  # two backend starts; each may take a while on a loaded box
 async def test_webhook_survives_sigkill_and_arrives_exactly_once(tmp_path: Path) -> None:
     """The receiver is down when a supervisor decides; the backend records failed attempts,
     is killed with SIGKILL, and restarts. When the receiver comes up, the decision arrives
