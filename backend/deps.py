@@ -23,11 +23,10 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.principal_cache import PrincipalCache
 from backend.problems import ProblemError
-from backend.services.admin import ROLES
 from backend.state import AppState
 from backend.tracecontext import current_request
 from store.db import read_session
-from store.principals import agent_by_token, hash_token, supervisor_by_token
+from store.principals import ROLES, agent_by_token, hash_token, supervisor_by_token
 from store.tables import Agent, Supervisor
 
 __all__ = [

@@ -10,7 +10,11 @@ from sqlmodel import Session, select
 
 from store.tables import Agent, Supervisor, SupervisorKey
 
+#: Supervisor roles, least privileged first (backend/deps.py says what each may do).
+ROLES = ("viewer", "supervisor", "admin")
+
 __all__ = [
+    "ROLES",
     "agent_by_token",
     "create_agent",
     "create_supervisor",

@@ -17,7 +17,7 @@ from backend.services.webhooks import check_webhook_url
 from store import audit, outbox
 from store.contracts import utcnow
 from store.db import read_session, write_session
-from store.principals import create_agent, create_supervisor
+from store.principals import ROLES, create_agent, create_supervisor
 from store.tables import Agent
 from store.webhooks import derive_secret, format_secret, key_id
 
@@ -31,8 +31,6 @@ __all__ = [
     "set_rate_limit",
     "set_webhook",
 ]
-
-ROLES = ("viewer", "supervisor", "admin")
 
 
 def add_agent(
