@@ -146,6 +146,9 @@ class HitlClient:
     async def claim(self, case_id: int) -> ClaimPublic:
         return await self._post(f"/v1/cases/{case_id}/claim", ClaimPublic)
 
+    async def release_claim(self, case_id: int) -> None:
+        await self._request("DELETE", f"/v1/cases/{case_id}/claim")
+
     async def decide(self, case_id: int, envelope: Envelope) -> DecisionPublic:
         return await self._post(f"/v1/cases/{case_id}/decisions", DecisionPublic, envelope)
 

@@ -42,8 +42,14 @@ def build_decision(
     alternative_index: int | None = None,
     rationale: str = "",
     signed_at: datetime | None = None,
+    claim_token: int | None = None,
 ) -> DecisionPayload:
+    """The payload to sign. ``claim_token`` is the token of your claim on the case (from
+    ``HitlClient.claim``); by default the case's fencing token as shown. A fresh random
+    nonce makes the signed bytes unique."""
     digest = shown_digest(case)
+    if claim_token is None:
+        claim_token = case.claim_token
     if digest != case.content_digest:
         raise DigestMismatch(f"case {case.id} does not match its digest; reload it before deciding")
     return DecisionPayload(
@@ -52,6 +58,7 @@ def build_decision(
         action=action,
         alternative_index=alternative_index,
         rationale=rationale,
+        claim_token=claim_token,
         supervisor_id=supervisor_id,
         key_id=key_id(key.public_key()),
         signed_at=signed_at or utcnow(),

@@ -406,6 +406,8 @@ class _ChainState:
     decision_ids: set[str] = field(default_factory=set)
     #: SHA-256 over the elided lines so far (canonical JSON, newline-terminated)
     elided: Any = field(default_factory=hashlib.sha256)
+    #: nonces of the signed decisions seen (payloads from before nonces have none)
+    nonces: set[str] = field(default_factory=set)
 
 
 def _verify_header(obj: dict[str, Any], n: int, trusted: str | None) -> Ed25519PublicKey:
@@ -568,6 +570,10 @@ def _verify_decision(
     if payload.decision_id in state.decision_ids:
         raise AuditVerifyError(n, f"event {seq}: decision {payload.decision_id} is replayed")
     state.decision_ids.add(payload.decision_id)
+    if "nonce" in payload.model_fields_set:
+        if payload.nonce in state.nonces:
+            raise AuditVerifyError(n, f"event {seq}: nonce {payload.nonce} is replayed")
+        state.nonces.add(payload.nonce)
     for name in ("decision_id", "action", "supervisor_id", "key_id"):
         if name in data and data[name] != getattr(payload, name):
             raise AuditVerifyError(n, f"event {seq}: {name} differs from the signed decision")

@@ -17,11 +17,14 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    or_,
     tuple_,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy import select as core_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -37,15 +40,18 @@ from store.contracts import (
     PolicyRef,
     QueueItem,
 )
-from store.tables import Case, Decision, Supervisor
+from store.tables import Case, Claim, Decision, Supervisor
 
 __all__ = [
     "CursorError",
     "QueueCursor",
     "case_by_idempotency_key",
     "case_content",
+    "decision_replayed",
+    "fenced_case_update",
     "latest_decision",
     "queue_page",
+    "release_claim_rows",
 ]
 
 
@@ -145,7 +151,9 @@ class _FastUTCDateTime(UTCDateTime):
         return process
 
 
-_cases = Case.__table__.c  # type: ignore[attr-defined]
+_cases_table = Case.__table__  # type: ignore[attr-defined]
+_claims_table = Claim.__table__  # type: ignore[attr-defined]
+_cases = _cases_table.c
 # Core columns, not ORM attributes: the page's rows skip the ORM's loading machinery.
 _QUEUE_COLUMNS = (
     _cases.id,
@@ -313,3 +321,65 @@ def latest_decision(*, session: Session, case_id: int) -> Decision | None:
         .where(Decision.case_id == case_id)
         .order_by(col(Decision.decided_at).desc())
     ).first()
+
+
+def decision_replayed(*, session: Session, decision_id: str, nonce: str) -> Decision | None:
+    """The recorded decision (on any case) with this id or nonce, if there is one."""
+    return session.exec(
+        select(Decision).where((col(Decision.nonce) == nonce) | (col(Decision.id) == decision_id))
+    ).first()
+
+
+def fenced_case_update(
+    *,
+    session: Session,
+    case: Case,
+    status: str,
+    claim_token: int,
+    holder_id: int,
+    now: datetime,
+    values: dict[str, Any],
+) -> bool:
+    """Apply ``values`` to the case only if it still has ``status`` and fencing token
+    ``claim_token``, and nobody but ``holder_id`` holds an unexpired claim on it; False
+    (nothing written) otherwise.
+
+    One conditional ``UPDATE ... WHERE id = ? AND status = ? AND claim_token = ? AND
+    (claimed_by_id IS NULL OR claimed_by_id = ? OR claim_expires_at <= ?)``: the database,
+    not a read made earlier, decides whether the claim is still the one the write was made
+    under. On success the loaded ``case`` gets the new values (without the ORM writing them
+    again) and, when the update ends the claim, the claim's rows are marked released.
+    """
+    assert case.id is not None
+    result = session.connection().execute(
+        update(_cases_table)
+        .where(_cases.id == case.id)
+        .where(_cases.status == status)
+        .where(_cases.claim_token == claim_token)
+        .where(
+            or_(
+                _cases.claimed_by_id.is_(None),
+                _cases.claimed_by_id == holder_id,
+                _cases.claim_expires_at <= now,
+            )
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(case, name, value)
+    if "claimed_by_id" in values and values["claimed_by_id"] is None and claim_token:
+        release_claim_rows(session=session, case_id=case.id, token=claim_token, now=now)
+    return True
+
+
+def release_claim_rows(*, session: Session, case_id: int, token: int, now: datetime) -> None:
+    """Mark the claim rows of ``token`` on the case released at ``now``."""
+    session.connection().execute(
+        update(_claims_table)
+        .where(_claims_table.c.case_id == case_id)
+        .where(_claims_table.c.token == token)
+        .where(_claims_table.c.released_at.is_(None))
+        .values(released_at=now)
+    )

@@ -6,6 +6,7 @@ live in :mod:`store.tables`; nothing here touches the database.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -63,6 +64,7 @@ __all__ = [
     "SupervisorMe",
     "WebhookEvent",
     "WebhookEventType",
+    "new_nonce",
     "utcnow",
 ]
 
@@ -119,6 +121,11 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_nonce() -> str:
+    """128 random bits, base64url: what makes each signed decision unique."""
+    return secrets.token_urlsafe(16)
 
 
 class _Contract(BaseModel):
@@ -286,6 +293,19 @@ class DecisionPayload(_Contract):
     case_id: int
     content_digest: str
     action: DecisionAction
+    nonce: str = Field(
+        default_factory=new_nonce,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="Random, never reused: the backend refuses a second decision with it "
+        "(a replayed envelope)",
+    )
+    claim_token: int | None = Field(
+        default=None,
+        ge=0,
+        description="The case's fencing token the decision is made under: the signer's "
+        "claim's (ClaimPublic.token), or CasePublic.claim_token as shown. The backend "
+        "requires it and refuses the decision if the case was claimed again since",
+    )
     alternative_index: int | None = Field(default=None, ge=0, le=8)
     edited_args: JsonObject | None = None
     rationale: Text = ""
@@ -304,10 +324,10 @@ class DecisionPayload(_Contract):
         return self
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON: the exact bytes that get signed and stored."""
+        """Canonical JSON: the exact bytes that get signed and stored (unset options left out)."""
         from store.canonical import canonical_json
 
-        return canonical_json(self.model_dump(mode="json"))
+        return canonical_json(self.model_dump(mode="json", exclude_none=True))
 
 
 class DecisionPublic(_Contract):
@@ -335,6 +355,11 @@ class CasePublic(CaseContent):
         "is its code). Outside the digest: policy.hash and policy.rule already pin it.",
     )
     claim: ClaimPublic | None = None
+    claim_token: int = Field(
+        default=0,
+        description="The case's fencing token: that of its latest claim (0: never claimed). "
+        "A decision signs it (DecisionPayload.claim_token)",
+    )
     decision: DecisionPublic | None = None
 
 

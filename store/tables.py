@@ -148,6 +148,8 @@ class Claim(SQLModel, table=True):
 
 class Decision(SQLModel, table=True):
     __tablename__ = "decisions"
+    # A signed decision's nonce is never accepted twice: a replayed envelope is refused.
+    __table_args__ = (UniqueConstraint("nonce", name="uq_decisions_nonce"),)
 
     id: str = Field(primary_key=True, max_length=64, description="the signed decision_id")
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -162,6 +164,10 @@ class Decision(SQLModel, table=True):
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: str = Field(max_length=200)
     decided_at: datetime
+    # The signed nonce (null only for decisions recorded before nonces existed).
+    nonce: str | None = Field(default=None, max_length=64)
+    # The fencing token of the claim the decision was made under.
+    claim_token: int | None = None
 
 
 class PolicyVersion(SQLModel, table=True):

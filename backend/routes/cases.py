@@ -58,6 +58,16 @@ async def claim(case_id: int, supervisor: CurrentSupervisor, state: StateDep) ->
     return await run_in_threadpool(svc.claim_case, state, supervisor=supervisor, case_id=case_id)
 
 
+@router.delete(
+    "/cases/{case_id}/claim",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def release_claim(case_id: int, supervisor: CurrentSupervisor, state: StateDep) -> None:
+    """Release your claim before it expires (nothing to do if nobody holds the case)."""
+    await run_in_threadpool(svc.release_claim, state, supervisor=supervisor, case_id=case_id)
+
+
 @router.post(
     "/cases/{case_id}/decisions",
     response_model=DecisionPublic,
@@ -67,7 +77,8 @@ async def claim(case_id: int, supervisor: CurrentSupervisor, state: StateDep) ->
 async def decide(
     case_id: int, envelope: Envelope, supervisor: CurrentSupervisor, state: StateDep
 ) -> DecisionPublic:
-    """Record a signed decision (a DSSE envelope over a DecisionPayload)."""
+    """Record a signed decision (a DSSE envelope over a DecisionPayload) made under your
+    claim: the payload names the claim's token and a fresh nonce."""
     return await run_in_threadpool(
         svc.decide, state, supervisor=supervisor, case_id=case_id, envelope=envelope
     )

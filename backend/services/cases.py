@@ -7,13 +7,21 @@ import json
 from datetime import timedelta
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend import events
 from backend.problems import ProblemError
 from backend.state import AppState
 from store import audit
-from store.cases import QueueCursor, case_content, latest_decision, queue_page
+from store.cases import (
+    QueueCursor,
+    case_content,
+    decision_replayed,
+    fenced_case_update,
+    latest_decision,
+    queue_page,
+)
 from store.contracts import (
     ActionSpec,
     CasePublic,
@@ -35,7 +43,15 @@ from store.signing import (
 )
 from store.tables import Agent, Case, Claim, Decision, Supervisor, SupervisorKey
 
-__all__ = ["claim_case", "decide", "get_case", "get_queue", "load_visible", "visible_groups"]
+__all__ = [
+    "claim_case",
+    "decide",
+    "get_case",
+    "get_queue",
+    "load_visible",
+    "release_claim",
+    "visible_groups",
+]
 
 
 def visible_groups(supervisor: Supervisor) -> list[str] | None:
@@ -148,6 +164,7 @@ def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
         content_digest=case.content_digest,
         reason=case.policy_reason,
         claim=_claim_public(session, case, state),
+        claim_token=case.claim_token,
         decision=_decision_public(session, decision) if decision else None,
     )
 
@@ -162,16 +179,10 @@ def claim_case(state: AppState, *, supervisor: Supervisor, case_id: int) -> Clai
     with write_session(state.engine) as session:
         case = _load_visible(session, supervisor, case_id, for_update=True)
         if case.status != "open":
-            raise ProblemError(409, "Already decided", f"case {case_id} is {case.status}")
+            raise _not_open(session, case)
         active = _claim_public(session, case, state)
         if active is not None and active.supervisor_id != supervisor.id:
-            raise ProblemError(
-                409,
-                "Claimed by someone else",
-                f"{active.supervisor} holds case {case_id} until {active.expires_at:%H:%M:%S} UTC",
-                claimed_by=active.supervisor,
-                expires_at=active.expires_at.isoformat(),
-            )
+            raise _held_by_other(active, f"case {case_id} is taken")
         assert supervisor.id is not None and case.id is not None
         renew = active is not None
         if not renew:
@@ -232,6 +243,13 @@ def _verified_payload(
         raise ProblemError(
             422, "Wrong case", f"the signed payload is for case {payload.case_id}, not {case_id}"
         )
+    if "nonce" not in payload.model_fields_set:
+        # Without a signed nonce the envelope could be replayed: refuse it outright.
+        raise ProblemError(
+            422,
+            "Nonce missing",
+            "the signed payload must carry a random nonce (16-64 base64url characters)",
+        )
     if payload.supervisor_id != supervisor.id:
         raise ProblemError(403, "Not your decision", "the payload names another supervisor")
     key = session.get(SupervisorKey, payload.key_id)
@@ -265,9 +283,123 @@ def _verified_payload(
     return payload, payload_bytes, key
 
 
+def release_claim(state: AppState, *, supervisor: Supervisor, case_id: int) -> None:
+    """Give up your claim before it expires, so others can take the case at once.
+
+    Idempotent: releasing a case you do not hold (nobody does) changes nothing. Another
+    supervisor's active claim is theirs to release: 409 naming them.
+    """
+    now = state.clock()
+    with write_session(state.engine) as session:
+        case = _load_visible(session, supervisor, case_id, for_update=True)
+        active = _claim_public(session, case, state)
+        if active is None:
+            return
+        if active.supervisor_id != supervisor.id:
+            raise _held_by_other(active, f"only {active.supervisor} can release case {case_id}")
+        assert case.id is not None and supervisor.id is not None
+        released = fenced_case_update(
+            session=session,
+            case=case,
+            status=case.status,
+            claim_token=active.token,
+            holder_id=supervisor.id,
+            now=now,
+            values={"claimed_by_id": None, "claim_expires_at": None, "updated_at": now},
+        )
+        assert released, "the case row is locked: its claim cannot have changed"
+        audit.append_event(
+            session,
+            kind="case.claim_released",
+            actor=f"supervisor:{supervisor.name}",
+            case_id=case.id,
+            ts=now,
+            data={"supervisor_id": supervisor.id, "token": active.token, "reason": "released"},
+        )
+
+
+def _not_open(session: Session, case: Case) -> ProblemError:
+    """409 for a case that cannot be claimed or decided: what happened to it, by whom."""
+    assert case.id is not None
+    done = latest_decision(session=session, case_id=case.id)
+    by = session.get(Supervisor, done.supervisor_id) if done else None
+    return ProblemError(
+        409,
+        "Already decided",
+        f"case {case.id} was already decided"
+        + (
+            f" ({done.action}) by {by.name if by else '?'} at {done.decided_at:%H:%M:%S} UTC"
+            if done
+            else f" ({case.status})"
+        ),
+        status_now=case.status,
+    )
+
+
+def _held_by_other(active: ClaimPublic, detail: str) -> ProblemError:
+    return ProblemError(
+        409,
+        "Claimed by someone else",
+        f"{detail}: {active.supervisor} holds it until {active.expires_at:%H:%M:%S} UTC",
+        claimed_by=active.supervisor,
+        claim_token=active.token,
+        expires_at=active.expires_at.isoformat(),
+    )
+
+
+def _check_claim(
+    state: AppState, session: Session, case: Case, supervisor: Supervisor, payload: DecisionPayload
+) -> int:
+    """The fencing token the decision was made under, if it is still the case's.
+
+    A decision names the case's fencing token as the signer saw it: that of their own claim,
+    or of the last claim on the case if they signed without claiming (0: never claimed).
+    It is refused if someone else holds an active claim now, or if the case was claimed
+    again since (a new claim takes the next token): a supervisor whose lease lapsed cannot
+    decide over a newer claim.
+    """
+    assert case.id is not None
+    active = _claim_public(session, case, state)
+    if active is not None and active.supervisor_id != supervisor.id:
+        raise _held_by_other(active, f"case {case.id} cannot be decided by you now")
+    if payload.claim_token is None:
+        raise ProblemError(
+            422,
+            "Claim token missing",
+            f"sign the decision with case {case.id}'s claim token: the token of your claim "
+            f"(POST /v1/cases/{case.id}/claim), or CasePublic.claim_token if you did not claim",
+        )
+    if payload.claim_token != case.claim_token:
+        last = session.exec(
+            select(Claim.supervisor_id)
+            .where(Claim.case_id == case.id)
+            .where(Claim.token == case.claim_token)
+        ).first()
+        holder = session.get(Supervisor, last) if last is not None else None
+        raise ProblemError(
+            409,
+            "Stale claim token",
+            f"the decision was signed under claim token {payload.claim_token}, but case "
+            f"{case.id}'s is now {case.claim_token}"
+            + (f" (claimed by {holder.name})" if holder is not None else "")
+            + ": it was claimed since. Reload it, claim it and sign again",
+            claim_token=case.claim_token,
+            claimed_by=holder.name if holder is not None else None,
+        )
+    return case.claim_token
+
+
 def decide(
     state: AppState, *, supervisor: Supervisor, case_id: int, envelope: Envelope
 ) -> DecisionPublic:
+    """Record a signed decision made under the signer's claim.
+
+    Checked in this order, each refusal before anything is written: the signature and its
+    time (422), the case in your groups (404), a replayed nonce or decision id (409), the
+    case's status (409), your claim and its token (409), the content you signed (409), the
+    decision itself (422). The write is a conditional update on the case's status and the
+    claim token, so it cannot land on a newer claim.
+    """
     now = state.clock()
     with write_session(state.engine) as session:
         payload, payload_bytes, key = _verified_payload(
@@ -275,33 +407,24 @@ def decide(
         )
         case = _load_visible(session, supervisor, case_id, for_update=True)
         assert case.id is not None and supervisor.id is not None
+        seen = decision_replayed(
+            session=session, decision_id=payload.decision_id, nonce=payload.nonce
+        )
+        if seen is not None:
+            # ``recorded``: this very decision is the one on record (a resend whose first
+            # answer was lost), as opposed to a copy of its nonce in another decision.
+            raise ProblemError(
+                409,
+                "Replayed decision",
+                f"decision {payload.decision_id} (nonce {payload.nonce}) was already "
+                "submitted; sign a new decision to decide again",
+                decision_id=seen.id,
+                case_id=seen.case_id,
+                recorded=seen.id == payload.decision_id and seen.nonce == payload.nonce,
+            )
         if case.status != "open":
-            done = latest_decision(session=session, case_id=case.id)
-            by = session.get(Supervisor, done.supervisor_id) if done else None
-            raise ProblemError(
-                409,
-                "Already decided",
-                f"case {case_id} was already decided"
-                + (
-                    f" ({done.action}) by {by.name if by else '?'} at "
-                    f"{done.decided_at:%H:%M:%S} UTC"
-                    if done
-                    else ""
-                ),
-                status_now=case.status,
-            )
-        if session.exec(select(Decision.id).where(Decision.id == payload.decision_id)).first():
-            raise ProblemError(
-                409, "Duplicate decision", f"decision {payload.decision_id} was already recorded"
-            )
-        active = _claim_public(session, case, state)
-        if active is not None and active.supervisor_id != supervisor.id:
-            raise ProblemError(
-                409,
-                "Claimed by someone else",
-                f"{active.supervisor} holds case {case_id}; it cannot be decided by you now",
-                claimed_by=active.supervisor,
-            )
+            raise _not_open(session, case)
+        token = _check_claim(state, session, case, supervisor, payload)
         if payload.content_digest != case.content_digest:
             raise ProblemError(
                 409,
@@ -326,6 +449,21 @@ def decide(
             )
         else:
             resolved = None
+        if not fenced_case_update(
+            session=session,
+            case=case,
+            status="open",
+            claim_token=token,
+            holder_id=supervisor.id,
+            now=now,
+            values={
+                "status": "decided",
+                "claimed_by_id": None,
+                "claim_expires_at": None,
+                "updated_at": now,
+            },
+        ):
+            raise _lost_claim(session, case, state)
         row = Decision(
             id=payload.decision_id,
             case_id=case.id,
@@ -339,13 +477,10 @@ def decide(
             payload=payload_bytes,
             signature=envelope.signatures[0].sig,
             decided_at=now,
+            nonce=payload.nonce,
+            claim_token=token,
         )
         session.add(row)
-        case.status = "decided"
-        case.claimed_by_id = None
-        case.claim_expires_at = None
-        case.updated_at = now
-        session.add(case)
         audit.append_event(
             session,
             kind="decision.recorded",
@@ -357,11 +492,33 @@ def decide(
                 "action": row.action,
                 "supervisor_id": supervisor.id,
                 "key_id": key.key_id,
+                "claim_token": token,
                 "envelope": json.loads(envelope.model_dump_json()),
             },
         )
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # The same nonce recorded by a concurrent request since the check above.
+            raise ProblemError(
+                409, "Replayed decision", f"decision {payload.decision_id} was already submitted"
+            ) from exc
         public = _decision_public(session, row, supervisor)
     state.notifier.notify(case_id)
     events.decision_recorded(state, case=case, decision=public)
     return public
+
+
+def _lost_claim(session: Session, case: Case, state: AppState) -> ProblemError:
+    """The conditional write found the case no longer held as checked: say what it is now."""
+    session.expire(case)
+    session.refresh(case)
+    active = _claim_public(session, case, state)
+    if active is not None:
+        return _held_by_other(active, f"case {case.id} was claimed again before your decision")
+    return ProblemError(
+        409,
+        "Case changed",
+        f"case {case.id} is {case.status} and unclaimed now; reload it and decide again",
+        status_now=case.status,
+    )

@@ -259,10 +259,11 @@ class CaseScreen(Screen[DecisionPublic | None]):
         app, case = self.hitl, self.case
         assert case is not None
         try:
-            if case.claim is None or case.claim.supervisor_id != app.me.id:
-                await app.client.claim(case.id)
+            # Claim (or renew your claim) first: a decision is made under its token.
+            claim = await app.client.claim(case.id)
             payload = build_decision(
                 case,
+                claim_token=claim.token,
                 action=action,
                 supervisor_id=app.me.id,
                 key=app.key,

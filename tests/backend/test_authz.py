@@ -56,6 +56,7 @@ TABLE: dict[str, tuple[int | str, ...]] = {
     "GET /v1/cases/{case_id}":          (401, 401, 200,   200, 200,  404,       404),
     "GET /v1/cases/{case_id}/audit":    (401, 401, 200,   200, 200,  404,       404),
     "POST /v1/cases/{case_id}/claim":   (401, 401, 403,   200, 200,  403,       404),
+    "DELETE /v1/cases/{case_id}/claim": (401, 401, 403,  204, 204,  403,       404),
     "POST /v1/cases/{case_id}/decisions": (401, 401, 403, 201, 201,  403,       404),
     "GET /v1/me":                       (401, 401, 200,   200, 200,  200,       200),
     "POST /v1/me/keys":                 (401, 401, 403,   201, 201,  403,       201),
@@ -181,12 +182,16 @@ async def probe_export(world: World, caller: Caller, n: int) -> int | str:
 async def probe_decide(world: World, caller: Caller, n: int) -> int | str:
     case = await world.new_case(n)
     signer = caller.key or Ed25519PrivateKey.generate()
+    # A decision is made under the signer's claim; those who cannot claim sign a made-up
+    # token (their request is refused before the claim is looked at).
+    claim = await world.call(caller, "POST", f"/v1/cases/{case.id}/claim")
     payload = build_decision(
         case,
         action="approve",
         supervisor_id=caller.id or 0,
         key=signer,
         signed_at=world.env.clock(),
+        claim_token=claim.json()["token"] if claim.status_code == 200 else 1,
     )
     body = json.loads(sign_decision(payload, signer).model_dump_json())
     return await _status(world, caller, "POST", f"/v1/cases/{case.id}/decisions", body)
@@ -275,6 +280,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/cases/{case_id}": on_case("GET"),
     "GET /v1/cases/{case_id}/audit": on_case("GET", "/audit"),
     "POST /v1/cases/{case_id}/claim": on_case("POST", "/claim"),
+    "DELETE /v1/cases/{case_id}/claim": on_case("DELETE", "/claim"),
     "POST /v1/cases/{case_id}/decisions": probe_decide,
     "GET /v1/me": plain("GET", "/v1/me"),
     "POST /v1/me/keys": probe_enroll,

@@ -23,8 +23,14 @@ async def _enrolled(backend_env, token: str | None = None):
     return client, me, key
 
 
+async def _claimed(client, case_id: int):
+    """Claim the case and return it as shown to its holder (claim and token included)."""
+    await client.claim(case_id)
+    return await client.case(case_id)
+
+
 async def _decide(backend_env, client, me, key, case_id: int, **kw):
-    case = await client.case(case_id)
+    case = await _claimed(client, case_id)
     payload = build_decision(
         case, supervisor_id=me.id, key=key, signed_at=backend_env.clock(), **kw
     )
@@ -168,7 +174,7 @@ async def test_stale_digest_conflicts(backend_env) -> None:
     """A decision signed over content the case no longer has is refused (409)."""
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, key = await _enrolled(backend_env)
-    case = await client.case(status.id)
+    case = await _claimed(client, status.id)
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
     )
@@ -182,7 +188,7 @@ async def test_tampered_signature_is_refused_before_any_write(backend_env) -> No
     """A payload edited after signing fails verification; the case stays open."""
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, key = await _enrolled(backend_env)
-    case = await client.case(status.id)
+    case = await _claimed(client, status.id)
     payload = build_decision(
         case,
         action="reject",
@@ -209,7 +215,7 @@ async def test_unenrolled_key_is_refused(backend_env) -> None:
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, _ = await _enrolled(backend_env)
     stranger = Ed25519PrivateKey.generate()
-    case = await client.case(status.id)
+    case = await _claimed(client, status.id)
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=stranger, signed_at=backend_env.clock()
     )
@@ -222,7 +228,7 @@ async def test_decision_for_another_supervisor_is_forbidden(backend_env) -> None
     """Bob cannot submit a decision signed as Alice, even with Alice's valid signature."""
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, key = await _enrolled(backend_env)
-    case = await client.case(status.id)
+    case = await _claimed(client, status.id)
     envelope = sign_decision(
         build_decision(
             case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
@@ -240,7 +246,7 @@ async def test_stale_signature_time_is_refused(backend_env) -> None:
     """A decision signed long ago (or with a wrong clock) is refused as stale."""
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, key = await _enrolled(backend_env)
-    case = await client.case(status.id)
+    case = await _claimed(client, status.id)
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
     )

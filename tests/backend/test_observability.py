@@ -70,6 +70,7 @@ def _value(samples, name: str, **labels: str) -> float:
 async def _decide(backend_env, case_id: int, key: Ed25519PrivateKey, **kw: object):
     client = backend_env.client()
     me = await client.me()
+    await client.claim(case_id)
     case = await client.case(case_id)
     payload = build_decision(
         case,

@@ -30,6 +30,7 @@ async def test_queue_changes_follower_sees_new_and_decided_cases_in_order(backen
     key = Ed25519PrivateKey.generate()
     await client.enroll_key(public_key_b64(key.public_key()))
     me = await client.me()
+    await client.claim(first.id)
     case = await client.case(first.id)
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
@@ -37,8 +38,10 @@ async def test_queue_changes_follower_sees_new_and_decided_cases_in_order(backen
     await client.decide(first.id, sign_decision(payload, key))
 
     later = await client.queue_changes(after=seen.cursor)
-    assert [c.case_id for c in later.changes] == [first.id]
-    assert later.changes[-1].kind == "decision.recorded"
+    assert [(c.case_id, c.kind) for c in later.changes] == [
+        (first.id, "case.claimed"),
+        (first.id, "decision.recorded"),
+    ]
     assert later.changes[-1].status == "decided"
     assert all(c.seq > seen.cursor for c in later.changes)
     nothing = await client.queue_changes(after=later.cursor)

@@ -472,7 +472,11 @@ def _envelope_chunk(args: tuple[str, Any, list[int], int]) -> list[tuple[int, by
                     else:
                         kw = {"action": "reject", "rationale": "Not enough evidence to act."}
                     payload = build_decision(
-                        public, supervisor_id=info.supervisor_id, key=key, **kw
+                        public,
+                        supervisor_id=info.supervisor_id,
+                        key=key,
+                        claim_token=case.claim_token,
+                        **kw,
                     )
                     assert case.id is not None
                     out.append((case.id, sign_decision(payload, key).model_dump_json().encode()))

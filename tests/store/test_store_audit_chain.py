@@ -507,6 +507,30 @@ def test_verify_export_detects_a_replayed_decision(rich_log: BuiltLog, data: st.
     assert err.line == at + 2, str(err)
 
 
+def test_verify_export_detects_a_reused_nonce(rich_log: BuiltLog) -> None:
+    """A decision re-signed by its own supervisor under a new decision id but the nonce of an
+    earlier one is a replay the verifier reports, naming the nonce."""
+    events = events_of(rich_log.lines)
+    at = _decision_events(events)[0]
+    copy_of = copy.deepcopy(events[at])
+    payload = json.loads(base64.b64decode(copy_of["data"]["envelope"]["payload"]))
+    payload["decision_id"] = "d-fresh-id"
+    key = next(
+        k
+        for k in rich_log.supervisor_keys[payload["supervisor_id"]]
+        if key_id(k.public_key()) == payload["key_id"]
+    )
+    body = DecisionPayload.model_validate(payload).to_bytes()
+    copy_of["data"]["envelope"] = sign_envelope(body, DECISION_PAYLOAD_TYPE, key).model_dump(
+        mode="json"
+    )
+    copy_of["data"]["decision_id"] = "d-fresh-id"
+    events.insert(at + 1, copy_of)
+    err = rejects(reseal(events))
+    assert err.line == at + 3
+    assert "nonce" in str(err)
+
+
 def test_verify_export_detects_a_decision_on_superseded_content(rich_log: BuiltLog) -> None:
     """A decision validly signed over a case's earlier content, after the case changed, fails:
     the supervisor must have decided on what the log shows as the case's latest content."""
