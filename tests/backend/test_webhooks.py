@@ -492,3 +492,42 @@ def test_admin_cli_refuses_a_non_http_webhook_url(tmp_path: Path, db_url: str) -
     assert out["name"] == "bot"
     assert out["webhook_secret"].startswith("whsec_")
     assert (tmp_path / "webhook_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_admin_cli_sets_rotates_and_lists_webhooks(tmp_path: Path, db_url: str) -> None:
+    """`hitl admin set-webhook` gives an agent a URL and prints its secret once, rotates it
+    (old secret valid for a day), refuses to run under another server's webhook key, and
+    names an unknown agent; `set-rate-limit` and `webhooks` answer as the README says."""
+    from typer.testing import CliRunner
+
+    from backend.cli import app as cli
+
+    def admin(*args: str, key: Path = tmp_path / "server.pem") -> Any:
+        extra = ["--server-key", str(key)] if args[0] == "set-webhook" else []
+        return CliRunner().invoke(
+            cli, ["admin", *args, "--database-url", db_url, *extra], env={"COLUMNS": "300"}
+        )
+
+    assert admin("create-agent", "bot").exit_code == 0
+    first = admin("set-webhook", "bot", "--url", "https://agents.example/hook", "--json")
+    assert first.exit_code == 0, first.output
+    issued = json.loads(first.stdout)
+    assert issued["webhook_secret_version"] == 1 and issued["webhook_secret"].startswith("whsec_")
+    rotated = json.loads(admin("set-webhook", "bot", "--rotate", "--json").stdout)
+    assert rotated["webhook_secret_version"] == 2
+    assert rotated["webhook_secret"] != issued["webhook_secret"]
+    assert rotated["previous_secret_valid_until"] is not None
+
+    elsewhere = admin("set-webhook", "bot", "--url", "https://x.example/h", key=tmp_path / "o/k")
+    assert elsewhere.exit_code == 2
+    assert "issued under another webhook key" in elsewhere.stderr
+    unknown = admin("set-webhook", "nobody", "--url", "https://agents.example/hook")
+    assert (unknown.exit_code, unknown.stderr.strip()) == (1, "there is no agent named 'nobody'")
+    assert admin("set-webhook", "bot", "--url", "mailto:ops@agents.example").exit_code == 2
+
+    assert admin("set-rate-limit", "bot").exit_code == 2
+    limited = admin("set-rate-limit", "bot", "--burst", "5")
+    assert limited.exit_code == 0 and "burst/s 5" in limited.stdout
+    listing = admin("webhooks", "--state", "dead", "--json")
+    assert (listing.exit_code, listing.stdout) == (0, "")
+    assert "delivery state is one of" in admin("webhooks", "--state", "lost").stderr
