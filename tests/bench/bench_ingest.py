@@ -452,11 +452,17 @@ def main() -> int:
     )
     for name, depth, ms in steps:
         print(f"  {'  ' * (depth - 1)}{name:<{34 - 2 * depth}} {ms:6.3f} ms  {ms / inproc_ms:5.1%}")
-    c1_ingest = statistics.median(c1[INGEST]["ns"]) / 1e6
-    print(
-        f"  HTTP, FastAPI validation and serialization, threadpool hop (c=1 p50 minus the "
-        f"in-process median): ~{max(0.0, c1_ingest - inproc_median):.2f} ms"
-    )
+    http_ms = statistics.median(c1[INGEST]["ns"]) / 1e6 - inproc_median
+    if http_ms > 0:
+        print(
+            "  HTTP, FastAPI validation and serialization, threadpool hop (c=1 p50 minus the "
+            f"in-process median): ~{http_ms:.2f} ms"
+        )
+    else:
+        print(
+            "  (the in-process run was slower than the server's c=1 p50: the machine got "
+            "busier; compare shares, not milliseconds)"
+        )
     if spy_dir:
         raw = Path(spy_dir) / "ingest.txt"
         if raw.exists():
