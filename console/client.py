@@ -29,6 +29,7 @@ from store.contracts import (
     Envelope,
     EscalationCreate,
     EscalationStatus,
+    InfoAnswer,
     KeyEnroll,
     KeyPublic,
     QueueChanges,
@@ -112,6 +113,7 @@ class HitlClient:
         severity: Severity | None = None,
         domain: str | None = None,
         group: str | None = None,
+        include_deferred: bool = False,
     ) -> QueuePage:
         params: dict[str, str | int] = {"limit": limit}
         for key, value in (
@@ -119,6 +121,7 @@ class HitlClient:
             ("severity", severity),
             ("domain", domain),
             ("group", group),
+            ("include_deferred", "true" if include_deferred else None),
         ):
             if value:
                 params[key] = value
@@ -174,6 +177,10 @@ class HitlClient:
 
     async def submit_escalation(self, escalation: EscalationCreate) -> EscalationStatus:
         return await self._post("/v1/escalations", EscalationStatus, escalation)
+
+    async def answer_info(self, case_id: int, answer: InfoAnswer) -> EscalationStatus:
+        """Answer the supervisor's question on an ``info_requested`` escalation."""
+        return await self._post(f"/v1/escalations/{case_id}/info", EscalationStatus, answer)
 
     async def escalation(self, case_id: int, *, wait: float = 0) -> EscalationStatus:
         params = {"wait": wait} if wait else None

@@ -77,6 +77,16 @@ LOG_ID = "hitl-audit"
 
 KIND_KEY_ENROLLED = "supervisor.key_enrolled"
 KIND_DECISION = "decision.recorded"
+#: Events that carry a supervisor's signed decision (``data.envelope``), and the kinds of
+#: decision each may carry.
+SIGNED_DECISION_KINDS: dict[str, frozenset[str]] = {
+    KIND_DECISION: frozenset({"approve", "override", "reject"}),
+    "decision.post_hoc": frozenset({"approve", "override", "reject"}),
+    "case.info_requested": frozenset({"request_info"}),
+    "case.reassigned": frozenset({"reassign"}),
+    "case.severity_raised": frozenset({"raise_severity"}),
+    "case.deferred": frozenset({"defer"}),
+}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -465,6 +475,11 @@ def _verify_event(obj: dict[str, Any], n: int, report: AuditReport, state: _Chai
     if not isinstance(ev_kind, str) or not isinstance(data, dict):
         raise AuditVerifyError(n, f"event {seq}: kind or data missing")
     case_id = event.get("case_id")
+    if ev_kind in SIGNED_DECISION_KINDS:
+        # Checked against the content shown before this event: a decision that changes
+        # the case (a question, another group) carries the content it leads to.
+        _verify_decision(data, case_id, seq, n, state, SIGNED_DECISION_KINDS[ev_kind])
+        report.decisions += 1
     if "content" in data and isinstance(case_id, int):
         # Only content the log actually carries counts as shown; a bare digest proves nothing.
         content_bytes = _canonical_or_none(data["content"])
@@ -476,9 +491,6 @@ def _verify_event(obj: dict[str, Any], n: int, report: AuditReport, state: _Chai
     if ev_kind == KIND_KEY_ENROLLED:
         _verify_key_enrolled(data, seq, n, state)
         report.keys += 1
-    elif ev_kind == KIND_DECISION:
-        _verify_decision(data, case_id, seq, n, state)
-        report.decisions += 1
     report.kinds[ev_kind] = report.kinds.get(ev_kind, 0) + 1
     report.events = seq
     report.head = obj["hash"]
@@ -526,7 +538,12 @@ def _verify_key_enrolled(data: dict[str, Any], seq: int, n: int, state: _ChainSt
 
 
 def _verify_decision(
-    data: dict[str, Any], case_id: Any, seq: int, n: int, state: _ChainState
+    data: dict[str, Any],
+    case_id: Any,
+    seq: int,
+    n: int,
+    state: _ChainState,
+    actions: frozenset[str] = SIGNED_DECISION_KINDS[KIND_DECISION],
 ) -> None:
     try:
         envelope = Envelope.model_validate(data.get("envelope"))
@@ -561,6 +578,10 @@ def _verify_decision(
     except SignatureError as exc:
         raise AuditVerifyError(n, f"event {seq}: decision signature: {exc}") from exc
     payload = DecisionPayload.model_validate_json(payload_bytes)
+    if payload.action not in actions:
+        raise AuditVerifyError(
+            n, f"event {seq}: a {payload.action} decision cannot be recorded as this event"
+        )
     if payload.case_id != case_id:
         raise AuditVerifyError(n, f"event {seq}: decision is for case {payload.case_id}")
     if state.case_digests.get(payload.case_id) != payload.content_digest:

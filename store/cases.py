@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,7 +29,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from store.canonical import json_digest
 from store.contracts import (
+    FINAL_ACTIONS,
     SEVERITY_RANK,
     ActionSpec,
     Alternative,
@@ -36,20 +39,23 @@ from store.contracts import (
     CaseContent,
     Confidence,
     EvidenceItem,
+    InfoExchange,
     ModelInfo,
     PolicyRef,
     QueueItem,
 )
-from store.tables import Case, Claim, Decision, Supervisor
+from store.tables import Agent, Case, Claim, Decision, Supervisor
 
 __all__ = [
     "CursorError",
     "QueueCursor",
     "case_by_idempotency_key",
     "case_content",
+    "content_update",
     "decision_replayed",
     "fenced_case_update",
     "latest_decision",
+    "post_hoc_decision",
     "queue_page",
     "release_claim_rows",
 ]
@@ -92,17 +98,24 @@ def case_by_idempotency_key(*, session: Session, agent_id: int, key: str) -> Cas
     ).first()
 
 
-def case_content(case: Case, *, agent_name: str) -> CaseContent:
-    """What the supervisor is shown, rebuilt from the row (its digest is ``content_digest``)."""
+def case_content(
+    case: Case, *, agent_name: str, changes: Mapping[str, Any] | None = None
+) -> CaseContent:
+    """What the supervisor is shown, rebuilt from the row (its digest is ``content_digest``).
+
+    ``changes`` (column values about to be written) give the content the case will have:
+    of them, ``group_name``, ``severity``, ``due_at`` and ``info_exchange`` show in it.
+    """
     assert case.id is not None
+    new = changes or {}
     return CaseContent(
         id=case.id,
         agent=agent_name,
         domain=case.domain,
-        group=case.group_name,
+        group=new.get("group_name", case.group_name),
         summary=case.summary,
-        severity=case.severity,  # type: ignore[arg-type]
-        due_at=case.due_at,
+        severity=new.get("severity", case.severity),
+        due_at=new.get("due_at", case.due_at),
         created_at=case.created_at,
         proposed_action=ActionSpec.model_validate(case.proposed_action),
         fallback_action=ActionSpec.model_validate(case.fallback_action),
@@ -121,6 +134,9 @@ def case_content(case: Case, *, agent_name: str) -> CaseContent:
             hash=case.policy_hash,
             rule=case.policy_rule,
         ),
+        info_exchange=[
+            InfoExchange.model_validate(x) for x in new.get("info_exchange", case.info_exchange)
+        ],
     )
 
 
@@ -167,6 +183,7 @@ _QUEUE_COLUMNS = (
     _cases.confidence,
     _cases.claimed_by_id,
     type_coerce(_cases.claim_expires_at, _FastUTCDateTime()).label("claim_expires_at"),
+    type_coerce(_cases.deferred_until, _FastUTCDateTime()).label("deferred_until"),
 )
 _queue_items = TypeAdapter(list[QueueItem])
 
@@ -174,12 +191,23 @@ _queue_items = TypeAdapter(list[QueueItem])
 _Keyset = Literal["rank", "due"] | None
 
 
-def _queue_arm(*, group: str | None, domain: bool, severity: bool, keyset: _Keyset) -> Select[Any]:
-    """Open cases of one group (or of all) after the cursor, in the order of their index.
+def _queue_arm(
+    *, group: str | None, domain: bool, severity: bool, keyset: _Keyset, deferred: bool
+) -> Select[Any]:
+    """Open cases of one group (or of all) after the cursor, in the order of their index;
+    deferred ones only if ``deferred``.
 
     Values are bind parameters (``group`` names this arm's), so the statement is built once.
     """
     query = core_select(*_QUEUE_COLUMNS).where(_cases.status == "open")
+    if not deferred:
+        # A residual filter on the index range: deferred cases are few.
+        query = query.where(
+            or_(
+                _cases.deferred_until.is_(None),
+                _cases.deferred_until <= bindparam("now", type_=_cases.deferred_until.type),
+            )
+        )
     if group is not None:
         query = query.where(_cases.group_name == bindparam(group, type_=String))
     if domain:
@@ -200,7 +228,7 @@ def _queue_arm(*, group: str | None, domain: bool, severity: bool, keyset: _Keys
 
 @functools.cache
 def _queue_statement(
-    groups: int | None, domain: bool, severity: bool, keyset: _Keyset
+    groups: int | None, domain: bool, severity: bool, keyset: _Keyset, deferred: bool = False
 ) -> Select[Any] | CompoundSelect[Any]:
     """The page's statement for this shape: ``groups`` arms (None: one arm, every group).
 
@@ -211,7 +239,10 @@ def _queue_statement(
     and reused, so SQLAlchemy neither rebuilds it nor recomputes its cache key.
     """
     names = [None] if groups is None else [f"g{i}" for i in range(groups)]
-    arms = [_queue_arm(group=g, domain=domain, severity=severity, keyset=keyset) for g in names]
+    arms = [
+        _queue_arm(group=g, domain=domain, severity=severity, keyset=keyset, deferred=deferred)
+        for g in names
+    ]
     query: Select[Any] | CompoundSelect[Any] = arms[0] if len(arms) == 1 else union_all(*arms)
     cols = query.selected_columns
     # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
@@ -227,12 +258,16 @@ def _queue_rows(
     severity: str | None,
     domain: str | None,
     groups: list[str] | None,
+    now: datetime,
+    deferred: bool,
 ) -> list[Any]:
     """Up to ``limit`` rows in queue order, from one statement whatever the number of groups.
 
-    ``groups`` None means every group.
+    ``groups`` None means every group; cases deferred beyond ``now`` only if ``deferred``.
     """
     params: dict[str, Any] = {"limit": limit}
+    if not deferred:
+        params["now"] = now
     keyset: _Keyset = None
     if after is not None:
         params.update(a_due=after.due_at, a_id=after.id, a_rank=after.severity_rank)
@@ -252,7 +287,11 @@ def _queue_rows(
             return []
         params.update({f"g{i}": g for i, g in enumerate(groups)})
     statement = _queue_statement(
-        None if groups is None else len(groups), domain is not None, severity is not None, keyset
+        None if groups is None else len(groups),
+        domain is not None,
+        severity is not None,
+        keyset,
+        deferred,
     )
     return list(session.connection().execute(statement, params).all())
 
@@ -267,8 +306,12 @@ def queue_page(
     domain: str | None = None,
     group: str | None = None,
     groups: list[str] | None = None,
+    include_deferred: bool = False,
 ) -> tuple[list[QueueItem], QueueCursor | None]:
     """One page of open cases, most urgent first; and the cursor after it (None at the end).
+
+    A deferred case is left out until its deferral ends (then it is back in its place by
+    severity and due time); ``include_deferred`` lists it anyway, with ``deferred_until``.
 
     ``groups`` restricts to the supervisor's groups: one index range per group, merged by
     the database in a single statement, so a page stays a handful of index reads at any
@@ -282,7 +325,14 @@ def queue_page(
     else:
         arms = None if group is None else [group]
     rows = _queue_rows(
-        session, limit=limit + 1, after=after, severity=severity, domain=domain, groups=arms
+        session,
+        limit=limit + 1,
+        after=after,
+        severity=severity,
+        domain=domain,
+        groups=arms,
+        now=now,
+        deferred=include_deferred,
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -307,6 +357,7 @@ def queue_page(
                 "created_at": r[7],
                 "confidence": r[8],
                 "claimed_by": names.get(r[9]) if r[9] in claimers else None,
+                "deferred_until": r[11] if r[11] is not None and r[11] > now else None,
             }
             for r in rows
         ]
@@ -315,10 +366,27 @@ def queue_page(
     return items, cursor
 
 
+#: Decisions that settle a case: a supervisor's final ones and the system's fallback.
+_SETTLING = (*FINAL_ACTIONS, "fallback")
+
+
 def latest_decision(*, session: Session, case_id: int) -> Decision | None:
+    """The decision that settled the case (final or fallback), not a post-hoc one."""
     return session.exec(
         select(Decision)
         .where(Decision.case_id == case_id)
+        .where(col(Decision.action).in_(_SETTLING))
+        .where(col(Decision.post_hoc).is_(False))
+        .order_by(col(Decision.decided_at).desc())
+    ).first()
+
+
+def post_hoc_decision(*, session: Session, case_id: int) -> Decision | None:
+    """The supervisor's decision recorded after the case's fallback, if any."""
+    return session.exec(
+        select(Decision)
+        .where(Decision.case_id == case_id)
+        .where(col(Decision.post_hoc).is_(True))
         .order_by(col(Decision.decided_at).desc())
     ).first()
 
@@ -383,3 +451,16 @@ def release_claim_rows(*, session: Session, case_id: int, token: int, now: datet
         .where(_claims_table.c.released_at.is_(None))
         .values(released_at=now)
     )
+
+
+def content_update(
+    session: Session, case: Case, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For a change to the case's content: the column ``values`` with the new
+    ``content_digest``, and audit data carrying the new content and its digest (the audit
+    log must show the content a later decision signs)."""
+    agent = session.get(Agent, case.agent_id)
+    content = case_content(case, agent_name=agent.name if agent else "?", changes=values)
+    signed = content.signed_json()
+    digest = json_digest(signed)
+    return values | {"content_digest": digest}, {"content": signed, "content_digest": digest}

@@ -24,9 +24,12 @@ from pydantic import (
 from store.canonical import MAX_SAFE_INTEGER
 
 __all__ = [
+    "FINAL_ACTIONS",
+    "MAX_DEFER_MINUTES",
     "POLICY_STATUSES",
     "SEVERITIES",
     "SEVERITY_RANK",
+    "STEP_ACTIONS",
     "WEBHOOK_EVENT_TYPES",
     "ActionSpec",
     "AgentDecision",
@@ -40,6 +43,7 @@ __all__ = [
     "Confidence",
     "ConfidenceFactor",
     "DecisionAction",
+    "DecisionKind",
     "DecisionPayload",
     "DecisionPublic",
     "Envelope",
@@ -47,6 +51,8 @@ __all__ = [
     "EscalationCreate",
     "EscalationStatus",
     "EvidenceItem",
+    "InfoAnswer",
+    "InfoExchange",
     "JsonObject",
     "KeyEnroll",
     "KeyPublic",
@@ -61,6 +67,7 @@ __all__ = [
     "QueueItem",
     "QueuePage",
     "Severity",
+    "StepAction",
     "SupervisorMe",
     "WebhookEvent",
     "WebhookEventType",
@@ -73,11 +80,25 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 #: Queue order: lower rank first.
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
-#: ``open`` and ``decided`` are queued escalations; the others the policy settled at once
-#: (recorded, never queued): ``proceed``, ``blocked``, ``needs_info``.
-CaseStatus = Literal["open", "decided", "proceed", "blocked", "needs_info"]
+#: ``open`` and ``decided`` are queued escalations; ``info_requested`` waits on the agent's
+#: answer to a supervisor's question; ``fallback``: nobody decided in time, so the system
+#: applied the fallback action. The policy settled the others at once (recorded, never
+#: queued): ``proceed``, ``blocked``, ``needs_info``.
+CaseStatus = Literal[
+    "open", "decided", "proceed", "blocked", "needs_info", "info_requested", "fallback"
+]
 POLICY_STATUSES: tuple[CaseStatus, ...] = ("proceed", "blocked", "needs_info")
+#: The decisions that settle what the agent does (and close the case).
 DecisionAction = Literal["approve", "override", "reject"]
+FINAL_ACTIONS: tuple[DecisionAction, ...] = ("approve", "override", "reject")
+#: Signed decisions that keep the case going: a question to the agent, another owner, more
+#: urgency, a snooze.
+StepAction = Literal["request_info", "reassign", "raise_severity", "defer"]
+STEP_ACTIONS: tuple[StepAction, ...] = ("request_info", "reassign", "raise_severity", "defer")
+#: Every kind of decision a supervisor signs.
+DecisionKind = Literal[DecisionAction, StepAction]
+#: The longest a case can be deferred (it never stays deferred past its due time anyway).
+MAX_DEFER_MINUTES = 7 * 24 * 60
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
@@ -235,8 +256,36 @@ class EscalationCreate(_Contract):
     )
 
 
+class InfoExchange(_Contract):
+    """A supervisor's question to the agent and, once it came, the agent's answer."""
+
+    question: str
+    asked_by: str
+    asked_at: AwareDatetime
+    answer: str | None = None
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="What the agent added to the case's context"
+    )
+    answered_at: AwareDatetime | None = None
+
+
+class InfoAnswer(_Contract):
+    """``POST /v1/escalations/{id}/info``: the agent answers the supervisor's question.
+
+    Personal data is redacted before it is stored, as at ingest."""
+
+    answer: Annotated[str, Field(min_length=1, max_length=10_000)]
+    context: JsonObject = Field(
+        default_factory=dict, description="More context for the supervisor (a JSON object)"
+    )
+
+
 class CaseContent(_Contract):
-    """Everything a supervisor is shown about a case; its digest is what a decision signs."""
+    """Everything a supervisor is shown about a case; its digest is what a decision signs.
+
+    ``info_exchange`` is left out of the signed form while empty, so cases that never had a
+    question keep the digest they were created with.
+    """
 
     id: int
     agent: str
@@ -258,11 +307,21 @@ class CaseContent(_Contract):
     risk_flags: list[str]
     amount: float | None
     policy: PolicyRef
+    info_exchange: list[InfoExchange] = Field(
+        default_factory=list, description="Questions to the agent and its answers, oldest first"
+    )
+
+    def signed_json(self) -> dict[str, Any]:
+        """The JSON whose RFC 8785 digest is the case's content digest."""
+        doc = self.model_dump(mode="json", include=set(CaseContent.model_fields))
+        if not doc["info_exchange"]:
+            del doc["info_exchange"]
+        return doc
 
     def digest(self) -> str:
         from store.canonical import json_digest
 
-        return json_digest(self.model_dump(mode="json"))
+        return json_digest(self.signed_json())
 
 
 class ClaimPublic(_Contract):
@@ -286,13 +345,40 @@ class Envelope(_Contract):
     signatures: list[EnvelopeSignature] = Field(min_length=1)
 
 
+#: Fields only some kinds of decision carry: which kinds, and what is required.
+_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "alternative_index": ("override",),
+    "custom_action": ("override",),
+    "edited_args": ("approve",),
+    "question": ("request_info",),
+    "to_supervisor": ("reassign",),
+    "to_group": ("reassign",),
+    "severity": ("raise_severity",),
+    "defer_minutes": ("defer",),
+}
+#: Kinds whose rationale is required whatever the policy says.
+_RATIONALE_KINDS = {
+    "reject": "a rejection",
+    "reassign": "a reassignment",
+    "defer": "a deferral",
+}
+
+
 class DecisionPayload(_Contract):
-    """The bytes a supervisor signs. Names exactly what was decided, about what, by whom."""
+    """The bytes a supervisor signs. Names exactly what was decided, about what, by whom.
+
+    ``action`` is the kind of decision: ``approve`` (optionally with ``edited_args``),
+    ``override`` (exactly one of ``alternative_index`` or ``custom_action``), ``reject``,
+    ``request_info`` (``question``), ``reassign`` (``to_supervisor`` or ``to_group``),
+    ``raise_severity`` (``severity``) or ``defer`` (``defer_minutes``). A rationale is
+    required for reject, an override with a custom action, reassign and defer, and for
+    every final decision where the case's policy rule says so.
+    """
 
     decision_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     case_id: int
     content_digest: str
-    action: DecisionAction
+    action: DecisionKind
     nonce: str = Field(
         default_factory=new_nonce,
         pattern=r"^[A-Za-z0-9_-]{16,64}$",
@@ -307,7 +393,30 @@ class DecisionPayload(_Contract):
         "requires it and refuses the decision if the case was claimed again since",
     )
     alternative_index: int | None = Field(default=None, ge=0, le=8)
-    edited_args: JsonObject | None = None
+    custom_action: ActionSpec | None = Field(
+        default=None, description="override: an action of the supervisor's own instead"
+    )
+    edited_args: JsonObject | None = Field(
+        default=None, description="approve: run the proposed action with these arguments"
+    )
+    question: Annotated[str, Field(max_length=2_000)] | None = Field(
+        default=None, description="request_info: what the agent is asked"
+    )
+    to_supervisor: ShortText | None = Field(
+        default=None, description="reassign: a supervisor of the case's group, by name"
+    )
+    to_group: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="reassign: another group"
+    )
+    severity: Severity | None = Field(
+        default=None, description="raise_severity: the new, higher severity"
+    )
+    defer_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DEFER_MINUTES,
+        description="defer: snooze the case this long (never past its due time)",
+    )
     rationale: Text = ""
     supervisor_id: int
     key_id: str
@@ -315,12 +424,32 @@ class DecisionPayload(_Contract):
 
     @model_validator(mode="after")
     def _consistent(self) -> DecisionPayload:
-        if self.action == "override" and self.alternative_index is None:
-            raise ValueError("an override names the alternative it picks (alternative_index)")
-        if self.action != "override" and self.alternative_index is not None:
-            raise ValueError("only an override picks an alternative")
-        if self.action == "reject" and not self.rationale.strip():
-            raise ValueError("a rejection needs a rationale")
+        action = self.action
+        for name, kinds in _KIND_FIELDS.items():
+            if getattr(self, name) is not None and action not in kinds:
+                if name == "alternative_index":
+                    raise ValueError("only an override picks an alternative")
+                raise ValueError(f"{name} belongs to a {' or '.join(kinds)} decision, not {action}")
+        if action == "override":
+            if (self.alternative_index is None) == (self.custom_action is None):
+                raise ValueError(
+                    "an override names the alternative it picks (alternative_index) "
+                    "or gives a custom_action, not both"
+                )
+            if self.custom_action is not None and not self.rationale.strip():
+                raise ValueError("an override with a custom action needs a rationale")
+        elif action == "request_info":
+            if self.question is None or not self.question.strip():
+                raise ValueError("request_info needs the question to ask the agent (question)")
+        elif action == "reassign":
+            if (self.to_supervisor is None) == (self.to_group is None):
+                raise ValueError("a reassignment names to_supervisor or to_group (one of them)")
+        elif action == "raise_severity" and self.severity is None:
+            raise ValueError("raise_severity names the new severity (severity)")
+        elif action == "defer" and self.defer_minutes is None:
+            raise ValueError("a deferral says for how long (defer_minutes)")
+        if action in _RATIONALE_KINDS and not self.rationale.strip():
+            raise ValueError(f"{_RATIONALE_KINDS[action]} needs a rationale")
         return self
 
     def to_bytes(self) -> bytes:
@@ -333,17 +462,26 @@ class DecisionPayload(_Contract):
 class DecisionPublic(_Contract):
     decision_id: str
     case_id: int
-    action: DecisionAction
+    action: DecisionKind | Literal["fallback"]
     alternative_index: int | None
     rationale: str
     resolved_action: ActionSpec | None = Field(
-        description="What the agent should do now; null when the proposal is rejected"
+        description="What the agent should do now; null when the proposal is rejected "
+        "(and for decisions that do not settle the case)"
     )
     supervisor_id: int
     supervisor: str
     key_id: str
     decided_at: AwareDatetime
     envelope: Envelope
+    args_edited: bool = Field(
+        default=False, description="approve: the proposed action runs with edited arguments"
+    )
+    post_hoc: bool = Field(
+        default=False,
+        description="Recorded after the fallback was applied: flagged for review, it does "
+        "not change what happened",
+    )
 
 
 class CasePublic(CaseContent):
@@ -360,7 +498,23 @@ class CasePublic(CaseContent):
         description="The case's fencing token: that of its latest claim (0: never claimed). "
         "A decision signs it (DecisionPayload.claim_token)",
     )
-    decision: DecisionPublic | None = None
+    decision: DecisionPublic | None = Field(
+        default=None, description="The final decision (approve, override, reject or fallback)"
+    )
+    rationale_required: bool = Field(
+        default=False,
+        description="The policy rule requires a rationale for every final decision",
+    )
+    deferred_until: AwareDatetime | None = Field(
+        default=None, description="Deferred: left out of the queue until then"
+    )
+    post_hoc_decision: DecisionPublic | None = Field(
+        default=None, description="A supervisor's decision recorded after the fallback"
+    )
+    flagged_for_review: bool = Field(
+        default=False,
+        description="A post-hoc decision was recorded on a case the fallback settled",
+    )
 
 
 class QueueItem(_Contract):
@@ -373,6 +527,9 @@ class QueueItem(_Contract):
     created_at: AwareDatetime
     confidence: float
     claimed_by: str | None = None
+    deferred_until: AwareDatetime | None = Field(
+        default=None, description="Only with ?include_deferred=true: deferred until then"
+    )
 
 
 class QueuePage(_Contract):
@@ -406,6 +563,12 @@ class AgentDecision(_Contract):
     rationale: str
     decided_by: str
     decided_at: AwareDatetime
+    args_edited: bool = Field(
+        default=False, description="Approved with edited arguments (resolved_action has them)"
+    )
+    post_hoc: bool = Field(
+        default=False, description="Recorded after the fallback: for review, not to act on"
+    )
 
 
 class EscalationStatus(_Contract):
@@ -414,7 +577,9 @@ class EscalationStatus(_Contract):
     id: int
     idempotency_key: str
     status: CaseStatus = Field(
-        description="open or decided: a supervisor's case. proceed: go ahead without one; "
+        description="open or decided: a supervisor's case. info_requested: a supervisor "
+        "asks a question (answer it: POST /v1/escalations/{id}/info). fallback: nobody "
+        "decided in time; the fallback action applies. proceed: go ahead without one; "
         "blocked: do not take the action; needs_info: resubmit (with a new idempotency key) "
         "with missing_inputs supplied"
     )
@@ -429,6 +594,18 @@ class EscalationStatus(_Contract):
     reason: str = Field(default="", description="The matched rule's description")
     missing_inputs: list[str] = Field(
         default_factory=list, description="needs_info: the inputs to supply"
+    )
+    question: str | None = Field(
+        default=None,
+        description="info_requested: the supervisor's question; answer it with "
+        "POST /v1/escalations/{id}/info",
+    )
+    post_hoc_decision: AgentDecision | None = Field(
+        default=None,
+        description="fallback: a supervisor's decision recorded afterwards, for review",
+    )
+    flagged_for_review: bool = Field(
+        default=False, description="A supervisor disagreed after the fallback was applied"
     )
 
 

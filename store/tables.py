@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -132,6 +132,15 @@ class Case(SQLModel, table=True):
     claimed_by_id: int | None = Field(default=None, foreign_key="supervisors.id")
     claim_expires_at: datetime | None = None
     claim_token: int = 0
+    # The matched policy rule requires a rationale for every final decision.
+    rationale_required: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Deferred by a supervisor: out of the queue until then (never past due_at).
+    deferred_until: datetime | None = None
+    # Questions to the agent and its answers (part of the content, see CaseContent).
+    info_exchange: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
 
 
 class Claim(SQLModel, table=True):
@@ -168,6 +177,8 @@ class Decision(SQLModel, table=True):
     nonce: str | None = Field(default=None, max_length=64)
     # The fencing token of the claim the decision was made under.
     claim_token: int | None = None
+    # Recorded on a case whose fallback was already applied: for review only.
+    post_hoc: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class PolicyVersion(SQLModel, table=True):

@@ -20,6 +20,7 @@ The format (README, "Policies as code", has a full example)::
     when = "amount != null && amount >= 10000"   # CEL over the signals
     outcome = "escalate"                  # proceed, block, needs_info or escalate
     severity = "critical"                 # escalate: required; group, sla, fallback optional
+    require_rationale = true              # escalate: every final decision must say why
     # needs_info: requires = ["amount", "context.order_id"] names the inputs to ask for
 
 Conditions are compiled and checked in :mod:`backend.policies.engine`; this module checks
@@ -65,9 +66,20 @@ _TOP_KEYS = frozenset({"id", "description", "domains", "defaults", "redaction", 
 _REDACTION_KEYS = frozenset({"fields"})
 _DEFAULT_KEYS = frozenset({"group", "fallback", "sla"})
 _RULE_KEYS = frozenset(
-    {"name", "description", "when", "outcome", "severity", "group", "sla", "fallback", "requires"}
+    {
+        "name",
+        "description",
+        "when",
+        "outcome",
+        "severity",
+        "group",
+        "sla",
+        "fallback",
+        "requires",
+        "require_rationale",
+    }
 )
-_ESCALATE_ONLY = ("severity", "group", "sla", "fallback")
+_ESCALATE_ONLY = ("severity", "group", "sla", "fallback", "require_rationale")
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class RuleSpec:
     sla: timedelta | None = None
     fallback: FallbackSpec | None = None
     requires: tuple[str, ...] = ()
+    #: Supervisors must give a rationale for every final decision on these cases.
+    require_rationale: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +280,7 @@ def _rule(
         return None
     severity: Severity | None = None
     sla = fallback = group = None
+    require_rationale = False
     if outcome == "escalate":
         sev = raw.get("severity")
         if sev not in SEVERITIES:
@@ -281,6 +296,14 @@ def _rule(
             sla = _sla(raw["sla"], where.get("sla", line), label, out)
         if "fallback" in raw:
             fallback = _fallback(raw["fallback"], where.get("fallback", line), label, out)
+        if "require_rationale" in raw:
+            if isinstance(raw["require_rationale"], bool):
+                require_rationale = raw["require_rationale"]
+            else:
+                out.add(
+                    where.get("require_rationale", line),
+                    f"{label}: require_rationale must be true or false (no quotes)",
+                )
     else:
         for key in _ESCALATE_ONLY:
             if key in raw:
@@ -309,6 +332,7 @@ def _rule(
         sla=sla,
         fallback=fallback,
         requires=requires,
+        require_rationale=require_rationale,
     )
 
 

@@ -76,6 +76,8 @@ class Verdict:
     sla: timedelta | None = None
     fallback: FallbackSpec = "agent"
     missing_inputs: tuple[str, ...] = ()
+    #: The rule requires a rationale for every final decision.
+    require_rationale: bool = False
     #: Set when the rule's condition could not be evaluated (the verdict is then a
     #: precautionary escalation).
     error: str | None = None
@@ -177,6 +179,7 @@ class Policy:
             group=rule.group or self.spec.default_group,
             sla=rule.sla or self.spec.default_sla.get(rule.severity),
             fallback=rule.fallback or self.spec.default_fallback,
+            require_rationale=rule.require_rationale,
         )
 
     def _failsafe(self, rule: RuleSpec, error: str) -> Verdict:

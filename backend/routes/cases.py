@@ -29,8 +29,12 @@ async def queue(
     severity: Severity | None = None,
     domain: str | None = None,
     group: str | None = None,
+    include_deferred: bool = False,
 ) -> QueuePage:
-    """Open cases in your groups, most severe first, then least time left to the SLA."""
+    """Open cases in your groups, most severe first, then least time left to the SLA.
+
+    Deferred cases are left out until their deferral ends; ``include_deferred`` lists them
+    too (with ``deferred_until``)."""
     return await run_in_threadpool(
         svc.get_queue,
         state,
@@ -40,6 +44,7 @@ async def queue(
         severity=severity,
         domain=domain,
         group=group,
+        include_deferred=include_deferred,
     )
 
 

@@ -9,7 +9,7 @@ from backend import events
 from backend.deps import CurrentAgent, StateDep
 from backend.services import escalations as svc
 from backend.tracecontext import current_request
-from store.contracts import EscalationCreate, EscalationStatus, Problem
+from store.contracts import EscalationCreate, EscalationStatus, InfoAnswer, Problem
 
 router = APIRouter(prefix="/v1/escalations", tags=["agents"])
 
@@ -63,3 +63,18 @@ async def get_status(
     if wait <= 0:
         return await run_in_threadpool(svc.escalation_status, state, agent=agent, case_id=case_id)
     return await svc.wait_for_decision(state, agent=agent, case_id=case_id, wait=wait)
+
+
+@router.post(
+    "/{case_id}/info",
+    response_model=EscalationStatus,
+    responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+)
+async def answer_info(
+    case_id: int, body: InfoAnswer, agent: CurrentAgent, state: StateDep
+) -> EscalationStatus:
+    """Answer the supervisor's question (status ``info_requested``): the case reopens with
+    the answer and any context added. Personal data is redacted before it is stored."""
+    return await run_in_threadpool(
+        svc.answer_info, state, agent=agent, case_id=case_id, answer=body
+    )

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from backend import events
 from backend.problems import ProblemError
+from backend.services.decision_kinds import DECIDABLE, plan_decision
 from backend.state import AppState
 from store import audit
 from store.cases import (
@@ -20,6 +21,7 @@ from store.cases import (
     decision_replayed,
     fenced_case_update,
     latest_decision,
+    post_hoc_decision,
     queue_page,
 )
 from store.contracts import (
@@ -86,6 +88,7 @@ def get_queue(
     severity: Severity | None,
     domain: str | None,
     group: str | None,
+    include_deferred: bool = False,
 ) -> QueuePage:
     from store.cases import CursorError
 
@@ -103,6 +106,7 @@ def get_queue(
             domain=domain,
             group=group,
             groups=visible_groups(supervisor),
+            include_deferred=include_deferred,
         )
     return QueuePage(items=items, next_cursor=next_cursor.encode() if next_cursor else None)
 
@@ -136,6 +140,8 @@ def _decision_public(
         decision_id=row.id,
         case_id=row.case_id,
         action=row.action,  # type: ignore[arg-type]
+        args_edited=row.action == "approve" and b'"edited_args":' in row.payload,
+        post_hoc=row.post_hoc,
         alternative_index=row.alternative_index,
         rationale=row.rationale,
         resolved_action=ActionSpec.model_validate(row.resolved_action)
@@ -158,6 +164,10 @@ def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
     agent = session.get(Agent, case.agent_id)
     content = case_content(case, agent_name=agent.name if agent else "?")
     decision = latest_decision(session=session, case_id=case.id)
+    review = (
+        post_hoc_decision(session=session, case_id=case.id) if case.status == "fallback" else None
+    )
+    now = state.clock()
     return CasePublic(
         **content.model_dump(),
         status=case.status,  # type: ignore[arg-type]
@@ -166,6 +176,12 @@ def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
         claim=_claim_public(session, case, state),
         claim_token=case.claim_token,
         decision=_decision_public(session, decision) if decision else None,
+        rationale_required=case.rationale_required,
+        deferred_until=case.deferred_until
+        if case.deferred_until is not None and case.deferred_until > now
+        else None,
+        post_hoc_decision=_decision_public(session, review) if review else None,
+        flagged_for_review=review is not None,
     )
 
 
@@ -319,8 +335,15 @@ def release_claim(state: AppState, *, supervisor: Supervisor, case_id: int) -> N
 
 
 def _not_open(session: Session, case: Case) -> ProblemError:
-    """409 for a case that cannot be claimed or decided: what happened to it, by whom."""
+    """409 for a case that cannot be claimed or decided now: what happened to it, by whom."""
     assert case.id is not None
+    if case.status == "info_requested":
+        return ProblemError(
+            409,
+            "Waiting on the agent",
+            f"case {case.id} asked its agent a question; it reopens when the agent answers",
+            status_now=case.status,
+        )
     done = latest_decision(session=session, case_id=case.id)
     by = session.get(Supervisor, done.supervisor_id) if done else None
     return ProblemError(
@@ -392,13 +415,13 @@ def _check_claim(
 def decide(
     state: AppState, *, supervisor: Supervisor, case_id: int, envelope: Envelope
 ) -> DecisionPublic:
-    """Record a signed decision made under the signer's claim.
+    """Record a signed decision of any kind (see :mod:`backend.services.decision_kinds`).
 
     Checked in this order, each refusal before anything is written: the signature and its
     time (422), the case in your groups (404), a replayed nonce or decision id (409), the
-    case's status (409), your claim and its token (409), the content you signed (409), the
-    decision itself (422). The write is a conditional update on the case's status and the
-    claim token, so it cannot land on a newer claim.
+    case's status (409), the claim token (409), the content you signed (409), the decision
+    itself (422). The write is a conditional update on the case's status and the claim
+    token, so it cannot land on a newer claim.
     """
     now = state.clock()
     with write_session(state.engine) as session:
@@ -422,7 +445,7 @@ def decide(
                 case_id=seen.case_id,
                 recorded=seen.id == payload.decision_id and seen.nonce == payload.nonce,
             )
-        if case.status != "open":
+        if case.status not in DECIDABLE:
             raise _not_open(session, case)
         token = _check_claim(state, session, case, supervisor, payload)
         if payload.content_digest != case.content_digest:
@@ -432,36 +455,16 @@ def decide(
                 f"case {case_id} changed since it was shown to you; reload it and decide again",
                 content_digest=case.content_digest,
             )
-        resolved: ActionSpec | None
-        if payload.action == "approve":
-            resolved = ActionSpec.model_validate(case.proposed_action)
-        elif payload.action == "override":
-            assert payload.alternative_index is not None
-            if payload.alternative_index >= len(case.alternatives):
-                raise ProblemError(
-                    422,
-                    "No such alternative",
-                    f"case {case_id} has {len(case.alternatives)} alternatives; "
-                    f"index {payload.alternative_index} is out of range",
-                )
-            resolved = ActionSpec.model_validate(
-                case.alternatives[payload.alternative_index]["action"]
-            )
-        else:
-            resolved = None
+        effect = plan_decision(session, case, supervisor, payload, now)
+        status_before = case.status
         if not fenced_case_update(
             session=session,
             case=case,
-            status="open",
+            status=status_before,
             claim_token=token,
             holder_id=supervisor.id,
             now=now,
-            values={
-                "status": "decided",
-                "claimed_by_id": None,
-                "claim_expires_at": None,
-                "updated_at": now,
-            },
+            values={"status": effect.status, **effect.values},
         ):
             raise _lost_claim(session, case, state)
         row = Decision(
@@ -472,18 +475,19 @@ def decide(
             action=payload.action,
             alternative_index=payload.alternative_index,
             rationale=payload.rationale,
-            resolved_action=resolved.model_dump(mode="json") if resolved else None,
+            resolved_action=effect.resolved.model_dump(mode="json") if effect.resolved else None,
             payload_type=envelope.payloadType,
             payload=payload_bytes,
             signature=envelope.signatures[0].sig,
             decided_at=now,
             nonce=payload.nonce,
             claim_token=token,
+            post_hoc=effect.post_hoc,
         )
         session.add(row)
         audit.append_event(
             session,
-            kind="decision.recorded",
+            kind=effect.audit_kind,
             actor=f"supervisor:{supervisor.name}",
             case_id=case.id,
             ts=now,
@@ -493,6 +497,7 @@ def decide(
                 "supervisor_id": supervisor.id,
                 "key_id": key.key_id,
                 "claim_token": token,
+                **effect.audit_data,
                 "envelope": json.loads(envelope.model_dump_json()),
             },
         )
@@ -505,7 +510,8 @@ def decide(
             ) from exc
         public = _decision_public(session, row, supervisor)
     state.notifier.notify(case_id)
-    events.decision_recorded(state, case=case, decision=public)
+    if effect.status == "decided":
+        events.decision_recorded(state, case=case, decision=public)
     return public
 
 

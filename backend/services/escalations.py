@@ -9,12 +9,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.problems import ProblemError
-from backend.services.redaction import RedactionError, redact_escalation
+from backend.services.redaction import RedactionError, redact_escalation, redact_info_answer
 from backend.services.triage import TriageOutcome
 from backend.state import AppState
 from store import audit
 from store.canonical import json_digest
-from store.cases import case_by_idempotency_key, case_content, latest_decision
+from store.cases import (
+    case_by_idempotency_key,
+    case_content,
+    content_update,
+    fenced_case_update,
+    latest_decision,
+    post_hoc_decision,
+)
 from store.contracts import (
     POLICY_STATUSES,
     SEVERITY_RANK,
@@ -23,10 +30,12 @@ from store.contracts import (
     CaseStatus,
     EscalationCreate,
     EscalationStatus,
+    InfoAnswer,
+    InfoExchange,
     PolicyRef,
 )
 from store.db import read_session, write_session
-from store.tables import Agent, Case, Supervisor
+from store.tables import Agent, Case, Decision, Supervisor
 
 __all__ = ["agent_view", "escalation_status", "submit_escalation", "wait_for_decision"]
 
@@ -148,10 +157,11 @@ def _create_case(
         risk_flags=escalation.risk_flags,
         amount=escalation.amount,
         missing_inputs=list(outcome.missing_inputs),
+        rationale_required=outcome.require_rationale,
     )
     session.add(case)
     session.flush()  # assigns the id, which is part of the content
-    content = case_content(case, agent_name=agent.name).model_dump(mode="json")
+    content = case_content(case, agent_name=agent.name).signed_json()
     case.content_digest = json_digest(content)
     assert case.id is not None
     data = {
@@ -181,23 +191,33 @@ _STATUS_OF_OUTCOME: dict[str, CaseStatus] = {
 }
 
 
+def _agent_decision(session: Session, row: Decision) -> AgentDecision:
+    supervisor = session.get(Supervisor, row.supervisor_id)
+    return AgentDecision(
+        action=row.action,  # type: ignore[arg-type]
+        resolved_action=ActionSpec.model_validate(row.resolved_action)
+        if row.resolved_action is not None
+        else None,
+        rationale=row.rationale,
+        decided_by=supervisor.name if supervisor else f"supervisor:{row.supervisor_id}",
+        decided_at=row.decided_at,
+        args_edited=row.action == "approve" and b'"edited_args":' in row.payload,
+        post_hoc=row.post_hoc,
+    )
+
+
 def _status(session: Session, case: Case) -> EscalationStatus:
     assert case.id is not None
-    decision = None
+    decision = review = None
     settled = case.status in POLICY_STATUSES
-    if case.status != "open" and not settled:
+    if case.status in ("decided", "fallback"):
         row = latest_decision(session=session, case_id=case.id)
         if row is not None:
-            supervisor = session.get(Supervisor, row.supervisor_id)
-            decision = AgentDecision(
-                action=row.action,  # type: ignore[arg-type]
-                resolved_action=ActionSpec.model_validate(row.resolved_action)
-                if row.resolved_action is not None
-                else None,
-                rationale=row.rationale,
-                decided_by=supervisor.name if supervisor else f"supervisor:{row.supervisor_id}",
-                decided_at=row.decided_at,
-            )
+            decision = _agent_decision(session, row)
+    if case.status == "fallback":
+        late = post_hoc_decision(session=session, case_id=case.id)
+        review = _agent_decision(session, late) if late is not None else None
+    pending = case.info_exchange[-1] if case.status == "info_requested" else None
     return EscalationStatus(
         id=case.id,
         idempotency_key=case.idempotency_key,
@@ -215,6 +235,9 @@ def _status(session: Session, case: Case) -> EscalationStatus:
         ),
         reason=case.policy_reason,
         missing_inputs=case.missing_inputs,
+        question=pending["question"] if pending else None,
+        post_hoc_decision=review,
+        flagged_for_review=review is not None,
     )
 
 
@@ -247,3 +270,60 @@ async def wait_for_decision(
         # Woken at once by a decision in this process; re-check every second for others.
         await state.notifier.wait(case_id, min(1.0, remaining))
         await asyncio.sleep(0)
+
+
+def answer_info(
+    state: AppState, *, agent: Agent, case_id: int, answer: InfoAnswer
+) -> EscalationStatus:
+    """The agent answers the supervisor's question: the case reopens with the answer.
+
+    The answer and its context are redacted like an escalation before they are stored. The
+    answer becomes part of the case's content (a new digest: decisions signed over the
+    content before it are refused), and the case is back in the queue, unclaimed.
+    """
+    now = state.clock()
+    with write_session(state.engine) as session:
+        case = session.get(Case, case_id, with_for_update=True)
+        if case is None or case.agent_id != agent.id:
+            raise ProblemError(404, "Not found", f"you have no escalation {case_id}")
+        assert case.id is not None
+        try:
+            # As at ingest: the settings' fields and those the domain's policy names.
+            fields = (*state.settings.redact_fields, *state.triage.redact_fields(case.domain))
+            answer = redact_info_answer(answer, key=state.redaction_key, fields=fields)
+        except RedactionError as exc:
+            raise ProblemError(422, "Too long once redacted", str(exc)) from None
+        if case.status != "info_requested" or not case.info_exchange:
+            raise ProblemError(
+                409,
+                "No question pending",
+                f"escalation {case_id} is {case.status}: nobody is waiting for an answer",
+                status_now=case.status,
+            )
+        asked = InfoExchange.model_validate(case.info_exchange[-1])
+        answered = asked.model_copy(
+            update={"answer": answer.answer, "context": answer.context, "answered_at": now}
+        )
+        exchanges = [*case.info_exchange[:-1], answered.model_dump(mode="json")]
+        values, data = content_update(session, case, {"info_exchange": exchanges})
+        updated = fenced_case_update(
+            session=session,
+            case=case,
+            status="info_requested",
+            claim_token=case.claim_token,
+            holder_id=-1,
+            now=now,
+            values={"status": "open", "updated_at": now, **values},
+        )
+        assert updated, "the case row is locked and unclaimed while a question is pending"
+        audit.append_event(
+            session,
+            kind="case.info_answered",
+            actor=f"agent:{agent.name}",
+            case_id=case.id,
+            ts=now,
+            data=data | {"question": asked.question},
+        )
+        status = _status(session, case)
+    state.notifier.notify(case_id)
+    return status

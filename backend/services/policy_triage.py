@@ -189,4 +189,5 @@ class PolicyTriage:
             fallback=_fallback_action(verdict.fallback, escalation),
             policy=ref,
             reason=verdict.description,
+            require_rationale=verdict.require_rationale,
         )

@@ -50,7 +50,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from store.canonical import canonical_json
-from store.contracts import EscalationCreate
+from store.contracts import EscalationCreate, InfoAnswer
 
 __all__ = [
     "HASH_HEX",
@@ -59,6 +59,7 @@ __all__ = [
     "compile_field_paths",
     "placeholder",
     "redact_escalation",
+    "redact_info_answer",
     "redact_json",
     "redact_text",
 ]
@@ -488,4 +489,31 @@ def redact_escalation(
         raise RedactionError(
             "after replacing personal data with placeholders (about 20 characters each) "
             f"the escalation no longer fits: {where}. Shorten these fields."
+        ) from None
+
+
+def redact_info_answer(answer: InfoAnswer, *, key: bytes, fields: Iterable[str] = ()) -> InfoAnswer:
+    """The agent's answer to a supervisor's question, redacted as an escalation is.
+
+    The answer's text and context are scanned; of ``fields``, those under ``context`` (e.g.
+    ``context.customer.name``) apply to the context the answer adds.
+    """
+    context: Any = answer.context
+    for path in compile_field_paths(tuple(fields)):
+        if path[0] == "context":
+            context = _redact_path(context, path[1:], key)
+    doc = {"answer": answer.answer, "context": context}
+    text = json.dumps(doc, ensure_ascii=False)
+    redacted = _redact_json_text(text, key)
+    if redacted is None and context is answer.context:
+        return answer
+    try:
+        return InfoAnswer.model_validate_json(redacted if redacted is not None else text)
+    except ValidationError as exc:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise RedactionError(
+            "after replacing personal data with placeholders (about 20 characters each) "
+            f"the answer no longer fits: {where}. Shorten it."
         ) from None

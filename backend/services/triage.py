@@ -47,6 +47,8 @@ class TriageOutcome:
     reason: str = ""
     #: needs_info: what the agent is asked to supply.
     missing_inputs: tuple[str, ...] = ()
+    #: Supervisors must give a rationale for every final decision on the case.
+    require_rationale: bool = False
 
 
 class Triage(Protocol):

@@ -51,6 +51,7 @@ TABLE: dict[str, tuple[int | str, ...]] = {
     "GET /v1/audit/key":                (200, 200, 200,   200, 200,  200,       200),
     "POST /v1/escalations":             (401, 201, 401,   401, 401,  401,       401),
     "GET /v1/escalations/{case_id}":    (401, 200, 401,   401, 401,  401,       401),
+    "POST /v1/escalations/{case_id}/info": (401, 200, 401, 401, 401,  401,       401),
     "GET /v1/queue":                    (401, 401, 200,   200, 200,  HIDDEN,    HIDDEN),
     "GET /v1/queue/changes":            (401, 401, 200,   200, 200,  HIDDEN,    HIDDEN),
     "GET /v1/cases/{case_id}":          (401, 401, 200,   200, 200,  404,       404),
@@ -197,6 +198,26 @@ async def probe_decide(world: World, caller: Caller, n: int) -> int | str:
     return await _status(world, caller, "POST", f"/v1/cases/{case.id}/decisions", body)
 
 
+async def probe_answer(world: World, caller: Caller, n: int) -> int | str:
+    """The agent answers a question the group's supervisor asked about a fresh case."""
+    case = await world.new_case(n)
+    asker = world.callers["supervisor"]
+    assert asker.key is not None and asker.id is not None
+    payload = build_decision(
+        case,
+        action="request_info",
+        question="Which order?",
+        supervisor_id=asker.id,
+        key=asker.key,
+        signed_at=world.env.clock(),
+    )
+    body = json.loads(sign_decision(payload, asker.key).model_dump_json())
+    asked = await world.call(asker, "POST", f"/v1/cases/{case.id}/decisions", body)
+    assert asked.status_code == 201, asked.text
+    answer = {"answer": "order 1234"}
+    return await _status(world, caller, "POST", f"/v1/escalations/{case.id}/info", answer)
+
+
 async def probe_enroll(world: World, caller: Caller, n: int) -> int | str:
     public = public_key_b64(Ed25519PrivateKey.generate().public_key())
     return await _status(world, caller, "POST", "/v1/me/keys", {"public_key": public})
@@ -275,6 +296,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/audit/key": plain("GET", "/v1/audit/key"),
     "POST /v1/escalations": probe_submit,
     "GET /v1/escalations/{case_id}": probe_escalation,
+    "POST /v1/escalations/{case_id}/info": probe_answer,
     "GET /v1/queue": probe_queue,
     "GET /v1/queue/changes": probe_changes,
     "GET /v1/cases/{case_id}": on_case("GET"),

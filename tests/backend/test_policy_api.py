@@ -82,7 +82,9 @@ async def test_policy_escalate_queues_case_with_rule_and_reason(env: BackendEnv)
         "large-refund",
     )
     assert status.policy.hash.startswith("sha256:")
-    assert status.reason == "Refunds of 10,000 or more are signed off within 15 minutes"
+    assert status.reason == (
+        "Refunds of 10,000 or more are signed off within 15 minutes, with the reason on record"
+    )
     assert status.fallback_action is not None and status.fallback_action.name == "hold_refund"
 
     case = await env.client().case(status.id)

@@ -247,13 +247,47 @@ def test_check_reports_structure_errors_with_lines() -> None:
         "p.toml:25: rule 'blk': requires applies to needs_info rules only",
         "p.toml:31: rule 'x': outcome must be one of proceed, block, needs_info, escalate",
         "p.toml:32: rule 'x': unknown key 'colour' (expected description, fallback, group, "
-        "name, outcome, requires, severity, sla, when)",
+        "name, outcome, require_rationale, requires, severity, sla, when)",
     ]
     for line in expected:
         assert line in got
     assert "p.toml:19: rule 'blk' is unreachable: rule 'esc' (line 3) always matches" in "\n".join(
         got
     )
+
+
+def test_check_reports_require_rationale_mistakes_with_lines() -> None:
+    """require_rationale must be a TOML boolean on an escalate rule; a quoted "true" or the
+    key on another outcome is reported on its line."""
+    text = (
+        HEAD
+        + rule(
+            "esc",
+            '"amount != null"',
+            'outcome = "escalate"\nseverity = "high"\nrequire_rationale = "yes"',
+        )
+        + rule("blk", '"false"', 'outcome = "block"\nrequire_rationale = true')
+        + DEFAULT
+    )
+    got = problems(text)
+    assert "p.toml:9: rule 'esc': require_rationale must be true or false (no quotes)" in got
+    assert "p.toml:16: rule 'blk': require_rationale applies to escalate rules only" in got
+
+
+def test_require_rationale_reaches_the_verdict() -> None:
+    """An escalate rule with require_rationale = true says so in its verdict; others do not."""
+    text = (
+        HEAD
+        + rule(
+            "big",
+            '"amount != null && amount > 100"',
+            'outcome = "escalate"\nseverity = "high"\nrequire_rationale = true',
+        )
+        + DEFAULT
+    )
+    policy = compile_policy(text)
+    assert policy.evaluate({"amount": 500.0}).require_rationale is True
+    assert policy.evaluate({"amount": 5.0}).require_rationale is False
 
 
 def test_check_reports_invalid_toml_with_its_line() -> None:
