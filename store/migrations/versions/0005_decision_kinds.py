@@ -26,7 +26,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases", schema=None) as batch_op:
+    # Plain ALTER TABLE ... ADD COLUMN: recreating ``cases`` on SQLite would have to drop the
+    # table that claims and decisions point at, which foreign keys refuse once there is data.
+    with op.batch_alter_table("cases", schema=None, recreate="never") as batch_op:
         batch_op.add_column(
             sa.Column("rationale_required", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
@@ -45,7 +47,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_column("post_hoc")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), for the same reason.
+    with op.batch_alter_table("cases", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("info_exchange")
         batch_op.drop_column("deferred_until")
         batch_op.drop_column("rationale_required")
