@@ -59,7 +59,15 @@ class BackendSettings(BaseSettings):
     claim_minutes: int = Field(default=10, ge=1, le=240, description="Claim lease length")
     max_wait_seconds: float = Field(default=60.0, ge=0, description="Cap on ?wait= long-polls")
     decision_max_skew_seconds: int = Field(
-        default=600, description="How far a signed decision's timestamp may be from server time"
+        default=600,
+        ge=0,
+        description="How far ahead of server time a signed decision's timestamp may be",
+    )
+    decision_max_age_seconds: int = Field(
+        default=3 * 24 * 3600,
+        ge=60,
+        description="How old a signed decision may be when it arrives: offline consoles and "
+        "air-gapped bundles sync later. Changed content or claims are refused regardless",
     )
     queue_page_max: int = Field(default=200, ge=1, le=1000)
     webhook_key: SecretStr | None = Field(

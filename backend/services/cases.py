@@ -289,14 +289,40 @@ def _verified_payload(
         )
     except SignatureError as exc:
         raise ProblemError(422, "Bad signature", str(exc)) from exc
-    skew = abs((state.clock() - payload.signed_at).total_seconds())
-    if skew > state.settings.decision_max_skew_seconds:
+    _check_signed_at(state, payload)
+    return payload, payload_bytes, key
+
+
+def _check_signed_at(state: AppState, payload: DecisionPayload) -> None:
+    """A signature's time may be late (offline consoles and bundles sync hours later)
+    but not older than ``decision_max_age_seconds``, and never ahead of the server's clock
+    by more than ``decision_max_skew_seconds``. A decision signed over content or under a
+    claim that has since changed is refused anyway (digest, fencing token), and a replay
+    by its nonce, so the age bound only limits how long a signed, unsent decision lives."""
+    settings = state.settings
+    age = (state.clock() - payload.signed_at).total_seconds()
+    if age < -settings.decision_max_skew_seconds:
+        raise ProblemError(
+            422,
+            "Signature from the future",
+            f"signed_at is {int(-age)} s ahead of server time; check the clock and sign again",
+        )
+    if age > settings.decision_max_age_seconds:
         raise ProblemError(
             422,
             "Stale signature",
-            f"signed_at is {int(skew)} s from server time; check the clock and sign again",
+            f"signed_at is {_duration(age)} old, beyond the "
+            f"{_duration(settings.decision_max_age_seconds)} a signed decision stays valid; "
+            "reload the case and sign again (check the clock if this is unexpected)",
         )
-    return payload, payload_bytes, key
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 5400:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 90:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds)} s"
 
 
 def release_claim(state: AppState, *, supervisor: Supervisor, case_id: int) -> None:

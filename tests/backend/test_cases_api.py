@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -242,18 +243,53 @@ async def test_decision_for_another_supervisor_is_forbidden(backend_env) -> None
         await backend_env.client(token).decide(status.id, envelope)
 
 
-async def test_stale_signature_time_is_refused(backend_env) -> None:
-    """A decision signed long ago (or with a wrong clock) is refused as stale."""
+async def test_decision_signed_offline_hours_ago_is_accepted_if_nothing_changed(
+    backend_env,
+) -> None:
+    """A decision signed offline and synced hours later counts, when the case, its claim
+    token and the nonce are as they were signed."""
     status = backend_env.submit(sample_escalations(1)[0])
     client, me, key = await _enrolled(backend_env)
     case = await _claimed(client, status.id)
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
     )
-    backend_env.clock.advance(3600)
+    backend_env.clock.advance(5 * 3600)  # the lease lapsed meanwhile; nobody claimed
+    decision = await client.decide(status.id, sign_decision(payload, key))
+    assert decision.action == "approve"
+
+
+async def test_stale_signature_time_is_refused(backend_env) -> None:
+    """A decision signed longer ago than a signature stays valid is refused as stale,
+    saying how old it is and what to do."""
+    status = backend_env.submit(sample_escalations(1)[0])
+    client, me, key = await _enrolled(backend_env)
+    case = await _claimed(client, status.id)
+    payload = build_decision(
+        case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
+    )
+    backend_env.clock.advance(4 * 24 * 3600)
     with pytest.raises(InvalidRequest) as err:
         await client.decide(status.id, sign_decision(payload, key))
-    assert "clock" in err.value.detail
+    assert err.value.title == "Stale signature"
+    assert "96 h old" in err.value.detail and "sign again" in err.value.detail
+
+
+async def test_signature_from_the_future_is_refused(backend_env) -> None:
+    """A signature dated well ahead of the server's clock is refused: check the clock."""
+    status = backend_env.submit(sample_escalations(1)[0])
+    client, me, key = await _enrolled(backend_env)
+    case = await _claimed(client, status.id)
+    payload = build_decision(
+        case,
+        action="approve",
+        supervisor_id=me.id,
+        key=key,
+        signed_at=backend_env.clock() + timedelta(hours=1),
+    )
+    with pytest.raises(InvalidRequest) as err:
+        await client.decide(status.id, sign_decision(payload, key))
+    assert "ahead of server time" in err.value.detail and "clock" in err.value.detail
 
 
 async def test_envelope_without_signature_is_422(backend_env) -> None:
