@@ -13,7 +13,8 @@ the same uvicorn process and sent the same body.
   and the server's CPU per request;
 - where the time goes: the service timed in-process phase by phase (``submit_escalation``
   with wrappers around its steps, one thread, no HTTP), and, if ``py-spy`` is installed
-  beside the interpreter, the server sampled during the c=32 ingest run.
+  beside the interpreter, the server sampled during an extra c=32 ingest run (py-spy
+  pauses the process for each sample, so that run's rate is not reported).
 
     .venv/bin/python tests/bench/bench_ingest.py            # 10k cases
 
@@ -164,6 +165,9 @@ def _frame(*names: str, where: str = "") -> re.Pattern[str]:
 
 #: The leaf frame of a thread queued for the write lock (store.db.write_session).
 LOCK_WAIT = re.compile(r"^write_session \((?:.*/)?store/db\.py:\d+\)$")
+#: Leaf frames of threads with nothing to do: a threadpool worker waiting for work, the
+#: event loop waiting for sockets.
+IDLE = re.compile(r"^(?:Condition\.wait|Condition\._acquire_restore) \(|^Runner\.run \(")
 #: py-spy categories, innermost first: a sample counts for the first category found walking
 #: its stack from the leaf up.
 SPY_CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
@@ -182,11 +186,12 @@ SPY_CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
 OUTSIDE = "HTTP, validation, serialization, threadpool"
 
 
-def spy_summary(raw: Path) -> tuple[int, int, list[tuple[str, float]]]:
+def spy_summary(raw: Path) -> tuple[int, int, int, list[tuple[str, float]]]:
     """From py-spy ``--format raw`` stacks: all samples, those of threads queued for the
-    write lock (not CPU), and the share of each category among the others."""
+    write lock, those of idle threads (neither is CPU), and the share of each category
+    among the others."""
     counts: Counter[str] = Counter()
-    total = waiting = 0
+    total = waiting = idle = 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit() or ";" not in stack:
@@ -196,6 +201,9 @@ def spy_summary(raw: Path) -> tuple[int, int, list[tuple[str, float]]]:
         if LOCK_WAIT.match(frames[-1]):
             waiting += int(n)
             continue
+        if IDLE.match(frames[-1]):
+            idle += int(n)
+            continue
         for frame in reversed(frames):
             hit = next((name for name, rx in SPY_CATEGORIES if rx.search(frame)), None)
             if hit:
@@ -203,9 +211,9 @@ def spy_summary(raw: Path) -> tuple[int, int, list[tuple[str, float]]]:
                 break
         else:
             counts[OUTSIDE] += int(n)
-    working = total - waiting
+    working = total - waiting - idle
     order = [name for name, _ in SPY_CATEGORIES] + [OUTSIDE]
-    return total, waiting, [(k, counts[k] / working if working else 0.0) for k in order]
+    return total, waiting, idle, [(k, counts[k] / working if working else 0.0) for k in order]
 
 
 def in_process(
@@ -384,13 +392,18 @@ def main() -> int:
         files = [str(bench.work / f"escalation-{i}.json") for i in range(3)]
         noop_runs = [bench.wrk("/bench/noop", None, post)]
         ingest = bench.wrk(
-            "/v1/escalations",
-            info.agent_token,
-            ["tests/bench/wrk_ingest.lua", *files, "ingest-c32"],
-            profile="ingest" if spy_dir else None,
+            "/v1/escalations", info.agent_token, ["tests/bench/wrk_ingest.lua", *files, "c32"]
         )
         noop_runs.append(bench.wrk("/bench/noop", None, post))
         mix = outcomes(bench)
+        if spy_dir:
+            # py-spy pauses the server for every sample: its run is not one of the measured.
+            bench.wrk(
+                "/v1/escalations",
+                info.agent_token,
+                ["tests/bench/wrk_ingest.lua", *files, "spy"],
+                profile="ingest",
+            )
     finally:
         bench.stop_server()
         shutil.rmtree(bench.work, ignore_errors=True)
@@ -467,12 +480,14 @@ def main() -> int:
         raw = Path(spy_dir) / "ingest.txt"
         if raw.exists():
             shutil.copyfile(raw, BENCH_DIR / "ingest-py-spy.txt")
-            total, waiting, shares = spy_summary(raw)
+            total, waiting, idle, shares = spy_summary(raw)
             print()
             print(
-                f"py-spy of the server during the c={args.connections} ingest run: {total:,} "
-                f"samples, {waiting / total:.0%} of them threads queued for the write lock "
-                "(one writer at a time; not CPU). The others, by the innermost step they were in:"
+                f"py-spy of the server during an extra c={args.connections} ingest run (py-spy "
+                f"pauses the server to sample: not a measured run): {total:,} samples, "
+                f"{waiting / total:.0%} threads queued for the write lock (one writer at a "
+                f"time), {idle / total:.0%} idle threads. The {total - waiting - idle:,} "
+                "working samples, by the innermost step they were in:"
             )
             for name, share in shares:
                 print(f"  {name:<44} {share:5.1%}")

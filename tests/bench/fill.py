@@ -298,7 +298,7 @@ def _template(
     # The content: what case_content shows for this row, with sentinel values.
     case.id, case.trace_id, case.created_at, case.due_at = _ID, _TRACE, _CREATED, _DUE
     content = _Splice(
-        canonical_json(case_content(case, agent_name=AGENT).model_dump(mode="json")),
+        canonical_json(case_content(case, agent_name=AGENT).signed_json()),
         [str(_ID).encode(), _j(_TRACE), _j(_iso(_CREATED)), _j(_iso(_DUE))],
     )
     content_bytes = content([str(case_id).encode(), _j(trace), _j(_iso(created)), _j(_iso(due))])
@@ -555,7 +555,7 @@ def _self_check(url: str, info: FillInfo, samples: int = 50) -> None:
             for case_id in sorted(ids):
                 case = session.get(Case, case_id)
                 assert case is not None, case_id
-                content = case_content(case, agent_name=AGENT).model_dump(mode="json")
+                content = case_content(case, agent_name=AGENT).signed_json()
                 if json_digest(content) != case.content_digest:
                     raise AssertionError(f"case {case_id}: content digest differs")
                 n = case_id - info.first_case_id
