@@ -86,8 +86,15 @@ SIGNED_DECISION_KINDS: dict[str, frozenset[str]] = {
     "case.reassigned": frozenset({"reassign"}),
     "case.severity_raised": frozenset({"raise_severity"}),
     "case.deferred": frozenset({"defer"}),
+    # A system decision (the SLA sweeper or backpressure), signed by the server key that
+    # the log enrolled for the system principal: verified like a supervisor's.
+    "case.fallback_applied": frozenset({"fallback"}),
 }
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: A system decision (the SLA sweeper or backpressure), signed by the server key that the
+#: log enrolled for the system principal: verified like a supervisor's decision.
+KIND_FALLBACK = "case.fallback_applied"
+_SIGNED_DECISION_KINDS = frozenset({KIND_DECISION, KIND_FALLBACK})
 
 
 def _iso(ts: datetime) -> str:
@@ -598,6 +605,7 @@ def _verify_decision(
     for name in ("decision_id", "action", "supervisor_id", "key_id"):
         if name in data and data[name] != getattr(payload, name):
             raise AuditVerifyError(n, f"event {seq}: {name} differs from the signed decision")
+    return payload
 
 
 def _verify_checkpoint(

@@ -184,6 +184,8 @@ _QUEUE_COLUMNS = (
     _cases.claimed_by_id,
     type_coerce(_cases.claim_expires_at, _FastUTCDateTime()).label("claim_expires_at"),
     type_coerce(_cases.deferred_until, _FastUTCDateTime()).label("deferred_until"),
+    # Denormalized at ingest: shown without a lookup.
+    _cases.suggested_assignee,
 )
 _queue_items = TypeAdapter(list[QueueItem])
 
@@ -358,6 +360,7 @@ def queue_page(
                 "confidence": r[8],
                 "claimed_by": names.get(r[9]) if r[9] in claimers else None,
                 "deferred_until": r[11] if r[11] is not None and r[11] > now else None,
+                "suggested_assignee": r[12],
             }
             for r in rows
         ]

@@ -34,6 +34,8 @@ __all__ = [
     "ActionSpec",
     "AgentDecision",
     "Alternative",
+    "Availability",
+    "AvailabilityUpdate",
     "Breadcrumb",
     "CaseAuditEvent",
     "CaseContent",
@@ -51,6 +53,7 @@ __all__ = [
     "EscalationCreate",
     "EscalationStatus",
     "EvidenceItem",
+    "GroupPublic",
     "InfoAnswer",
     "InfoExchange",
     "JsonObject",
@@ -69,6 +72,7 @@ __all__ = [
     "Severity",
     "StepAction",
     "SupervisorMe",
+    "SystemAction",
     "WebhookEvent",
     "WebhookEventType",
     "new_nonce",
@@ -81,8 +85,8 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: ``open`` and ``decided`` are queued escalations; ``info_requested`` waits on the agent's
-#: answer to a supervisor's question; ``fallback``: nobody decided in time, so the system
-#: applied the fallback action. The policy settled the others at once (recorded, never
+#: answer to a supervisor's question; ``fallback``: nobody decided in time (or the group was
+#: at its open-case limit), so the system applied the fallback action. The policy settled the others at once (recorded, never
 #: queued): ``proceed``, ``blocked``, ``needs_info``.
 CaseStatus = Literal[
     "open", "decided", "proceed", "blocked", "needs_info", "info_requested", "fallback"
@@ -95,10 +99,16 @@ FINAL_ACTIONS: tuple[DecisionAction, ...] = ("approve", "override", "reject")
 #: urgency, a snooze.
 StepAction = Literal["request_info", "reassign", "raise_severity", "defer"]
 STEP_ACTIONS: tuple[StepAction, ...] = ("request_info", "reassign", "raise_severity", "defer")
-#: Every kind of decision a supervisor signs.
-DecisionKind = Literal[DecisionAction, StepAction]
+#: The system's own decision (the SLA sweeper, backpressure), signed by the backend's key:
+#: never a supervisor's.
+SystemAction = Literal["fallback"]
+#: Every kind of decision signed: a supervisor's, or the system's fallback.
+DecisionKind = Literal[DecisionAction, StepAction, SystemAction]
 #: The longest a case can be deferred (it never stays deferred past its due time anyway).
 MAX_DEFER_MINUTES = 7 * 24 * 60
+#: A supervisor's availability: routing suggests cases to, and sends them to groups with,
+#: on-call members only.
+Availability = Literal["on_call", "away"]
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
@@ -515,6 +525,16 @@ class CasePublic(CaseContent):
         default=False,
         description="A post-hoc decision was recorded on a case the fallback settled",
     )
+    suggested_assignee: str | None = Field(
+        default=None,
+        description="The least-loaded on-call member of the group when the case arrived",
+    )
+    routed_from: str | None = Field(
+        default=None,
+        description="The group the policy named, when nobody there was on call and the case "
+        "went to its fallback group",
+    )
+    routing: str = Field(default="", description="Why the case is in this group, if not obvious")
 
 
 class QueueItem(_Contract):
@@ -530,6 +550,7 @@ class QueueItem(_Contract):
     deferred_until: AwareDatetime | None = Field(
         default=None, description="Only with ?include_deferred=true: deferred until then"
     )
+    suggested_assignee: str | None = None
 
 
 class QueuePage(_Contract):
@@ -591,7 +612,11 @@ class EscalationStatus(_Contract):
     policy: PolicyRef | None = Field(
         default=None, description="The policy version and rule that decided the outcome"
     )
-    reason: str = Field(default="", description="The matched rule's description")
+    reason: str = Field(
+        default="",
+        description="The matched rule's description; for status fallback, why the fallback "
+        "action was applied (the SLA passed, or the group was at its open-case limit)",
+    )
     missing_inputs: list[str] = Field(
         default_factory=list, description="needs_info: the inputs to supply"
     )
@@ -650,6 +675,33 @@ class SupervisorMe(_Contract):
     role: str
     groups: list[str]
     keys: list[KeyPublic]
+    availability: Availability = "on_call"
+
+
+class AvailabilityUpdate(_Contract):
+    """``PUT /v1/me/availability``: a supervisor goes on call or away."""
+
+    availability: Availability
+
+
+class GroupPublic(_Contract):
+    """A supervisor group's routing, as admins configure it (`hitl admin group set`)."""
+
+    name: str
+    domains: list[str] = Field(default_factory=list)
+    fallback_group: str | None = Field(
+        default=None, description="Where new cases go when nobody here is on call"
+    )
+    open_case_limit: int | None = Field(
+        default=None,
+        description="At this many open cases, new low and medium cases take their fallback "
+        "action at once; null: no limit",
+    )
+    open_cases: int = Field(description="Open cases in the group now")
+    on_call: list[str] = Field(
+        default_factory=list, description="Members on call (supervisors and admins)"
+    )
+    away: list[str] = Field(default_factory=list, description="Members away")
 
 
 class Problem(BaseModel):

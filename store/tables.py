@@ -20,6 +20,7 @@ __all__ = [
     "Checkpoint",
     "Claim",
     "Decision",
+    "Group",
     "PolicyVersion",
     "Supervisor",
     "SupervisorKey",
@@ -58,6 +59,41 @@ class Supervisor(SQLModel, table=True):
     groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime
+    #: ``on_call`` or ``away``: routing suggests, and sends cases to, on-call members only.
+    availability: str = Field(
+        default="on_call", max_length=10, sa_column_kwargs={"server_default": "on_call"}
+    )
+    #: Open cases suggested to this supervisor. Kept by database triggers on ``cases``
+    #: (the ``*_lifecycle`` migration), so it is exact whatever code changes a case;
+    #: never written here.
+    open_load: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class Group(SQLModel, table=True):
+    """A supervisor group's routing: its fallback group and open-case limit.
+
+    A row appears for every group that ever had a queued case (the triggers that keep
+    ``open_cases`` insert it) and for every group an admin configured. A group without a
+    row, or whose row sets nothing, routes as if unconfigured: no fallback, no limit.
+    """
+
+    __tablename__ = "groups"
+
+    name: str = Field(primary_key=True, max_length=64)
+    #: The domains whose cases this group handles, as documentation for admins (the
+    #: policy names the group; this does not route).
+    domains: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
+    #: Where cases go when nobody here is on call.
+    fallback_group: str | None = Field(default=None, max_length=64)
+    #: Beyond this many open cases, new low and medium cases take their fallback at once.
+    open_case_limit: int | None = None
+    #: Open cases now in this group. Kept by database triggers on ``cases``; never
+    #: written by application code except the migration that starts it.
+    open_cases: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    updated_at: datetime | None = None
 
 
 class SupervisorKey(SQLModel, table=True):
@@ -141,6 +177,13 @@ class Case(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
     )
+    # Routing at ingest: the least-loaded on-call member of the group (name denormalized
+    # so the queue page needs no lookup), and, when the policy's group had nobody on
+    # call, that group and why the case went elsewhere.
+    suggested_assignee_id: int | None = Field(default=None, foreign_key="supervisors.id")
+    suggested_assignee: str | None = Field(default=None, max_length=100)
+    routed_from: str | None = Field(default=None, max_length=64)
+    routing_note: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class Claim(SQLModel, table=True):

@@ -49,6 +49,7 @@ def test_db_upgrade_creates_schema_with_migrations(tmp_path: Path) -> None:
         "policy_versions",
         "webhook_cursor",
         "webhook_deliveries",
+        "groups",
         "alembic_version",
     } <= tables
 
