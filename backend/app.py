@@ -14,13 +14,24 @@ from backend.metrics import Metrics
 from backend.problems import install_problem_handlers
 from backend.redaction_key import redaction_key
 from backend.request_log import RequestLogMiddleware
-from backend.routes import audit, cases, changes, escalations, health, me, metrics, policies
+from backend.routes import (
+    audit,
+    cases,
+    changes,
+    escalations,
+    groups,
+    health,
+    me,
+    metrics,
+    policies,
+)
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
 from backend.services.rate_limit import IngestLimiter
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 from backend.state import AppState, Clock
+from backend.sweeper import run_sweeper
 from backend.webhook_dispatcher import WebhookDispatcher
 from backend.webhook_key import webhook_key
 from store.contracts import utcnow
@@ -60,13 +71,19 @@ def create_app(
         state.notifier.bind(asyncio.get_running_loop())
         # The outbox is durable: whatever this task leaves undone, the next start resumes.
         task = asyncio.create_task(dispatcher.run()) if dispatcher is not None else None
+        sweeper = (
+            asyncio.create_task(run_sweeper(state), name="hitl-sla-sweeper")
+            if state.settings.sla_sweep_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for running in (task, sweeper):
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             state.engine.dispose()
 
     app = FastAPI(
@@ -77,7 +94,7 @@ def create_app(
     )
     app.state.hitl = state
     install_problem_handlers(app)
-    for module in (health, escalations, cases, changes, me, audit, policies, metrics):
+    for module in (health, escalations, cases, changes, me, groups, audit, policies, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -9,11 +9,14 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from backend.policy_cli import policy_app
+
+if TYPE_CHECKING:
+    from store.contracts import GroupPublic
 
 __all__ = ["app", "register"]
 
@@ -40,7 +43,11 @@ class LogFormatOpt(enum.StrEnum):
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 admin_app = typer.Typer(
-    help="Create agents and supervisors; agents' webhooks and rate limits.", no_args_is_help=True
+    help="Create agents and supervisors; agents' webhooks and rate limits; groups.",
+    no_args_is_help=True,
+)
+group_app = typer.Typer(
+    help="Supervisor groups: fallback group and open-case limit.", no_args_is_help=True
 )
 ServerKeyOpt = Annotated[
     Path | None,
@@ -366,6 +373,87 @@ def create_supervisor(
     _print_created("supervisor", ident, name, token, as_json)
 
 
+@group_app.command("set")
+def group_set(
+    name: str,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(help="A domain this group handles (repeat; replaces the list)"),
+    ] = None,
+    fallback: Annotated[
+        str | None, typer.Option(help="Where new cases go when nobody here is on call")
+    ] = None,
+    no_fallback: Annotated[bool, typer.Option("--no-fallback", help="Remove the fallback")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Open cases at which new low and medium cases take their fallback at once"
+        ),
+    ] = None,
+    no_limit: Annotated[bool, typer.Option("--no-limit", help="Remove the limit")] = False,
+    database_url: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create or change a group; options not given keep their value."""
+    from backend.services.groups import GroupConfigError, configure_group
+
+    if fallback is not None and no_fallback:
+        typer.echo("give --fallback or --no-fallback, not both", err=True)
+        raise typer.Exit(2)
+    if limit is not None and no_limit:
+        typer.echo("give --limit or --no-limit, not both", err=True)
+        raise typer.Exit(2)
+    try:
+        group = configure_group(
+            _engine(database_url),
+            name=name,
+            domains=domain,
+            fallback_group=fallback,
+            clear_fallback=no_fallback,
+            open_case_limit=limit,
+            clear_limit=no_limit,
+        )
+    except GroupConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(group.model_dump_json())
+        return
+    typer.echo(f"group {group.name}: {_describe(group)}")
+
+
+@group_app.command("list")
+def group_list(
+    database_url: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Every group: routing, open cases, who is on call."""
+    from backend.services.groups import groups
+
+    found = groups(_engine(database_url))
+    if as_json:
+        typer.echo(json.dumps([g.model_dump(mode="json") for g in found]))
+        return
+    if not found:
+        typer.echo("no groups yet: `hitl admin group set NAME` configures one")
+    for group in found:
+        typer.echo(f"{group.name}: {_describe(group)}")
+
+
+def _describe(group: GroupPublic) -> str:
+    limit = "no limit" if group.open_case_limit is None else f"limit {group.open_case_limit}"
+    parts = [
+        f"{group.open_cases} open ({limit})",
+        f"fallback {group.fallback_group}" if group.fallback_group else "no fallback",
+        "on call: " + (", ".join(group.on_call) or "nobody"),
+    ]
+    if group.away:
+        parts.append("away: " + ", ".join(group.away))
+    if group.domains:
+        parts.append("domains: " + ", ".join(group.domains))
+    return "; ".join(parts)
+
+
 def register(root: typer.Typer) -> None:
     """Entry point for the ``hitl.commands`` group."""
     root.command("serve")(serve)
@@ -373,6 +461,8 @@ def register(root: typer.Typer) -> None:
     root.add_typer(admin_app, name="admin")
     root.add_typer(policy_app, name="policy")
 
+
+admin_app.add_typer(group_app, name="group")
 
 app = typer.Typer(name="hitl-backend", no_args_is_help=True, add_completion=False)
 register(app)

@@ -12,7 +12,7 @@ from backend.state import AppState
 from store.contracts import DecisionPublic, EscalationStatus
 from store.tables import Case
 
-__all__ = ["case_created", "decision_recorded"]
+__all__ = ["case_created", "decision_recorded", "fallback_applied"]
 
 log = logging.getLogger("hitl.events")
 
@@ -21,6 +21,10 @@ def case_created(state: AppState, *, agent: str, domain: str, status: Escalation
     """A new escalation was stored (queued, or settled by the policy)."""
     outcome = "escalate" if status.status == "open" else status.status
     state.metrics.escalation_ingested(outcome=outcome, domain=domain, severity=status.severity)
+    if status.status == "fallback":  # the group was full: backpressure
+        state.metrics.fallback_fired(
+            domain=domain, severity=status.severity or "none", reason="backpressure"
+        )
     if log.isEnabledFor(logging.INFO):
         log.info(
             "case %d created",
@@ -62,5 +66,26 @@ def decision_recorded(state: AppState, *, case: Case, decision: DecisionPublic) 
                 "domain": case.domain,
                 "severity": case.severity,
                 "late": decision.decided_at > case.due_at,
+            },
+        )
+
+
+def fallback_applied(state: AppState, *, case: Case, reason: str) -> None:
+    """The system applied a case's fallback action (``reason``: sla or backpressure)."""
+    state.metrics.fallback_fired(domain=case.domain, severity=case.severity, reason=reason)
+    if reason == "sla":
+        state.metrics.sla_breaches.labels(case.domain, case.severity).inc()
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "case %d fallback applied (%s)",
+            case.id,
+            reason,
+            extra={
+                "event": "case.fallback_applied",
+                "case_id": case.id,
+                "reason": reason,
+                "domain": case.domain,
+                "group": case.group_name,
+                "severity": case.severity,
             },
         )

@@ -7,8 +7,10 @@ counts its own requests: scrape a single-worker backend, or sum per instance.
 - ``hitl_escalations_total{outcome,domain,severity}``: escalations ingested (outcome is
   ``escalate`` for a queued case, otherwise what the policy settled it as);
 - ``hitl_time_to_decision_seconds{domain,severity}``: case created -> decision recorded;
-- ``hitl_sla_breaches_total{domain,severity}``: cases decided after their due time;
-- ``hitl_fallbacks_total{domain,severity}``: fallback actions applied (the SLA sweeper);
+- ``hitl_sla_breaches_total{domain,severity}``: cases decided after their due time, or
+  that reached it undecided (the sweeper then applied their fallback);
+- ``hitl_fallbacks_total{domain,severity,reason}``: fallback actions applied, by the SLA
+  sweeper (``sla``) or at ingest because the group was full (``backpressure``);
 - ``hitl_decisions_total{supervisor,action}``: decisions per supervisor;
 - ``hitl_queue_depth{group,severity}``: open cases, one grouped COUNT over the open-case
   index per scrape at most every few seconds, never on a request path;
@@ -20,7 +22,10 @@ counts its own requests: scrape a single-worker backend, or sum per instance.
   ``failed`` (to be retried), ``dead`` (given up: a dead letter), ``cancelled``;
 - ``hitl_webhook_retries_total``: webhook attempts after a delivery's first;
 - ``hitl_webhook_outbox{state}``: deliveries ``pending`` and ``dead`` (the dead letters
-  waiting for ``hitl admin redeliver``), counted like the queue depth.
+  waiting for ``hitl admin redeliver``), counted like the queue depth;
+- ``hitl_group_open_cases{group}`` and ``hitl_group_open_case_limit{group}``: each group's
+  open cases and its limit (groups with one), read from the counters the database keeps
+  in ``groups`` (one small table, whatever the number of cases).
 """
 
 from __future__ import annotations
@@ -39,9 +44,15 @@ from sqlmodel import col
 
 from store.contracts import SEVERITIES
 from store.outbox import outbox_counts
-from store.tables import Case
+from store.tables import Case, Group
 
-__all__ = ["TIME_TO_DECISION_BUCKETS", "Metrics", "OutboxCollector", "QueueDepthCollector"]
+__all__ = [
+    "TIME_TO_DECISION_BUCKETS",
+    "GroupCollector",
+    "Metrics",
+    "OutboxCollector",
+    "QueueDepthCollector",
+]
 
 #: Seconds: 30 s to 2 days, around the SLAs (15 min critical ... 24 h low).
 TIME_TO_DECISION_BUCKETS = (
@@ -85,14 +96,15 @@ class Metrics:
         )
         self.sla_breaches = Counter(
             "hitl_sla_breaches",
-            "Cases decided after their due time",
+            "Cases decided after their due time, or that reached it undecided",
             ["domain", "severity"],
             registry=r,
         )
         self.fallbacks = Counter(
             "hitl_fallbacks",
-            "Fallback actions applied because nobody decided in time",
-            ["domain", "severity"],
+            "Fallback actions applied: nobody decided in time (sla) or the group was full "
+            "(backpressure)",
+            ["domain", "severity", "reason"],
             registry=r,
         )
         self.decisions = Counter(
@@ -122,6 +134,7 @@ class Metrics:
         if engine is not None:
             r.register(QueueDepthCollector(engine, ttl=queue_depth_ttl))
             r.register(OutboxCollector(engine, ttl=queue_depth_ttl))
+            r.register(GroupCollector(engine))
 
     def escalation_ingested(self, *, outcome: str, domain: str, severity: str | None) -> None:
         self.escalations.labels(outcome, domain, severity or "none").inc()
@@ -147,9 +160,9 @@ class Metrics:
         """A request refused by authentication (401) or its role (403)."""
         self.access_denied.labels(principal, reason).inc()
 
-    def fallback_fired(self, *, domain: str, severity: str) -> None:
-        """The SLA sweeper applied a case's fallback action."""
-        self.fallbacks.labels(domain, severity).inc()
+    def fallback_fired(self, *, domain: str, severity: str, reason: str) -> None:
+        """The system applied a case's fallback action (reason: sla or backpressure)."""
+        self.fallbacks.labels(domain, severity, reason).inc()
 
     def webhook_delivered(self, result: str) -> None:
         """An attempt's outcome was recorded: delivered, failed, dead or cancelled."""
@@ -229,3 +242,37 @@ class QueueDepthCollector:
         for (group, severity), count in sorted(depth.items()):
             family.add_metric([group, severity], count)
         yield family
+
+
+_GROUP_OPEN = "hitl_group_open_cases"
+_GROUP_OPEN_HELP = "Open cases in the group (the count backpressure compares to its limit)"
+_GROUP_LIMIT = "hitl_group_open_case_limit"
+_GROUP_LIMIT_HELP = "The group's open-case limit (groups that have one)"
+
+
+class GroupCollector:
+    """Each group's open cases and limit: one read of the small ``groups`` table, whose
+    counters the database keeps; cheap at any number of cases."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._statement = select(
+            col(Group.name), col(Group.open_cases), col(Group.open_case_limit)
+        ).order_by(col(Group.name))
+
+    def describe(self) -> Iterable[Metric]:
+        return [
+            GaugeMetricFamily(_GROUP_OPEN, _GROUP_OPEN_HELP, labels=["group"]),
+            GaugeMetricFamily(_GROUP_LIMIT, _GROUP_LIMIT_HELP, labels=["group"]),
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        opened = GaugeMetricFamily(_GROUP_OPEN, _GROUP_OPEN_HELP, labels=["group"])
+        limits = GaugeMetricFamily(_GROUP_LIMIT, _GROUP_LIMIT_HELP, labels=["group"])
+        with self._engine.connect() as conn:
+            for name, open_cases, limit in conn.execute(self._statement):
+                opened.add_metric([name], open_cases)
+                if limit is not None:
+                    limits.add_metric([name], limit)
+        yield opened
+        yield limits

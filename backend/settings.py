@@ -116,6 +116,15 @@ class BackendSettings(BaseSettings):
         ge=0,
         description="Escalations an agent may submit in any 1 s (0: no limit); per process",
     )
+    sla_sweep_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the SLA sweeper looks for undecided cases past their due time "
+        "and applies their fallback action; 0 turns it off (for a process that must not sweep)",
+    )
+    sla_sweep_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Cases the sweeper handles per query"
+    )
     policy_refresh_seconds: float = Field(
         default=1.0,
         ge=0,

@@ -18,9 +18,17 @@ from backend.services.rate_limit import IngestLimiter
 from backend.services.triage import Triage
 from backend.settings import BackendSettings
 
-__all__ = ["AppState", "Clock"]
+__all__ = ["AppState", "Clock", "SystemSigner"]
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SystemSigner:
+    """The system principal and its key (the server key) that sign fallback decisions."""
+
+    supervisor_id: int
+    key_id: str
 
 
 @dataclass
@@ -41,3 +49,6 @@ class AppState:
     ingest_limiter: IngestLimiter = field(
         default_factory=lambda: IngestLimiter(rate=0, burst=0)  # the app sets the real one
     )
+    #: Set once the system principal and the server key's enrollment are committed
+    #: (backend.services.fallbacks.system_signer).
+    system_signer: SystemSigner | None = None

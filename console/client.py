@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from console.errors import (
     ApiError,
@@ -23,12 +23,15 @@ from console.errors import (
     NotFound,
 )
 from store.contracts import (
+    Availability,
+    AvailabilityUpdate,
     CasePublic,
     ClaimPublic,
     DecisionPublic,
     Envelope,
     EscalationCreate,
     EscalationStatus,
+    GroupPublic,
     InfoAnswer,
     KeyEnroll,
     KeyPublic,
@@ -41,6 +44,7 @@ from store.contracts import (
 __all__ = ["DEFAULT_TIMEOUT", "HitlClient"]
 
 M = TypeVar("M", bound=BaseModel)
+_GROUPS = TypeAdapter(list[GroupPublic])
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
@@ -89,9 +93,14 @@ class HitlClient:
         return _parse(await self._request("GET", url, **kwargs), model)
 
     async def _post(self, url: str, model: type[M], body: BaseModel | None = None) -> M:
+        return await self._send("POST", url, model, body)
+
+    async def _send(
+        self, method: str, url: str, model: type[M], body: BaseModel | None = None
+    ) -> M:
         content = body.model_dump_json().encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
-        return _parse(await self._request("POST", url, content=content, headers=headers), model)
+        return _parse(await self._request(method, url, content=content, headers=headers), model)
 
     # -- API --------------------------------------------------------------------------
 
@@ -104,6 +113,28 @@ class HitlClient:
 
     async def enroll_key(self, public_key_b64: str) -> KeyPublic:
         return await self._post("/v1/me/keys", KeyPublic, KeyEnroll(public_key=public_key_b64))
+
+    async def set_availability(self, availability: Availability) -> SupervisorMe:
+        """Go ``on_call`` or ``away``; new cases are routed and suggested to on-call members."""
+        return await self._send(
+            "PUT",
+            "/v1/me/availability",
+            SupervisorMe,
+            AvailabilityUpdate(availability=availability),
+        )
+
+    async def groups(self) -> list[GroupPublic]:
+        """Groups with their routing and who is on call (all for admins, else your own)."""
+        response = await self._request("GET", "/v1/groups")
+        try:
+            return _GROUPS.validate_json(response.content)
+        except ValidationError as exc:
+            raise ApiError(
+                response.status_code,
+                "Unexpected response from the backend",
+                f"the group list did not validate: {exc.error_count()} error(s); "
+                "is the console the same version as the backend?",
+            ) from exc
 
     async def queue(
         self,

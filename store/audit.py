@@ -77,8 +77,8 @@ LOG_ID = "hitl-audit"
 
 KIND_KEY_ENROLLED = "supervisor.key_enrolled"
 KIND_DECISION = "decision.recorded"
-#: Events that carry a supervisor's signed decision (``data.envelope``), and the kinds of
-#: decision each may carry.
+#: Events that carry a signed decision (``data.envelope``), and the kinds of decision each
+#: may carry.
 SIGNED_DECISION_KINDS: dict[str, frozenset[str]] = {
     KIND_DECISION: frozenset({"approve", "override", "reject"}),
     "decision.post_hoc": frozenset({"approve", "override", "reject"}),
@@ -86,15 +86,11 @@ SIGNED_DECISION_KINDS: dict[str, frozenset[str]] = {
     "case.reassigned": frozenset({"reassign"}),
     "case.severity_raised": frozenset({"raise_severity"}),
     "case.deferred": frozenset({"defer"}),
-    # A system decision (the SLA sweeper or backpressure), signed by the server key that
+    # The system's decision (the SLA sweeper or backpressure), signed by the server key
     # the log enrolled for the system principal: verified like a supervisor's.
     "case.fallback_applied": frozenset({"fallback"}),
 }
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-#: A system decision (the SLA sweeper or backpressure), signed by the server key that the
-#: log enrolled for the system principal: verified like a supervisor's decision.
-KIND_FALLBACK = "case.fallback_applied"
-_SIGNED_DECISION_KINDS = frozenset({KIND_DECISION, KIND_FALLBACK})
 
 
 def _iso(ts: datetime) -> str:
@@ -605,7 +601,6 @@ def _verify_decision(
     for name in ("decision_id", "action", "supervisor_id", "key_id"):
         if name in data and data[name] != getattr(payload, name):
             raise AuditVerifyError(n, f"event {seq}: {name} differs from the signed decision")
-    return payload
 
 
 def _verify_checkpoint(

@@ -86,8 +86,8 @@ SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 #: ``open`` and ``decided`` are queued escalations; ``info_requested`` waits on the agent's
 #: answer to a supervisor's question; ``fallback``: nobody decided in time (or the group was
-#: at its open-case limit), so the system applied the fallback action. The policy settled the others at once (recorded, never
-#: queued): ``proceed``, ``blocked``, ``needs_info``.
+#: at its open-case limit), so the system applied the fallback action. The policy settled
+#: the others at once (recorded, never queued): ``proceed``, ``blocked``, ``needs_info``.
 CaseStatus = Literal[
     "open", "decided", "proceed", "blocked", "needs_info", "info_requested", "fallback"
 ]

@@ -4,8 +4,9 @@ from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from backend.deps import CurrentSupervisor, CurrentViewer, StateDep
+from backend.services import groups as groups_svc
 from backend.services import keys as svc
-from store.contracts import KeyEnroll, KeyPublic, Problem, SupervisorMe
+from store.contracts import AvailabilityUpdate, KeyEnroll, KeyPublic, Problem, SupervisorMe
 
 router = APIRouter(prefix="/v1/me", tags=["supervisors"])
 
@@ -31,3 +32,16 @@ async def enroll(
     if not created:
         response.status_code = status.HTTP_200_OK
     return key
+
+
+@router.put("/availability", response_model=SupervisorMe, responses={422: {"model": Problem}})
+async def set_availability(
+    body: AvailabilityUpdate, supervisor: CurrentSupervisor, state: StateDep
+) -> SupervisorMe:
+    """Go on call or away. New cases are routed and suggested to on-call members only."""
+    return await run_in_threadpool(
+        groups_svc.change_availability,
+        state,
+        supervisor=supervisor,
+        availability=body.availability,
+    )

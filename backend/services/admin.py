@@ -217,6 +217,8 @@ def redeliver(engine: Engine, *, agent: str | None) -> int:
 def add_supervisor(engine: Engine, *, name: str, role: str, groups: list[str]) -> tuple[int, str]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if name == "system":
+        raise ValueError("the name 'system' is reserved for the backend's own decisions")
     now = utcnow()
     with write_session(engine) as session:
         sup, token = create_supervisor(

@@ -182,6 +182,9 @@ def _case_public(session: Session, case: Case, state: AppState) -> CasePublic:
         else None,
         post_hoc_decision=_decision_public(session, review) if review else None,
         flagged_for_review=review is not None,
+        suggested_assignee=case.suggested_assignee,
+        routed_from=case.routed_from,
+        routing=case.routing_note,
     )
 
 

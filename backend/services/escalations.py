@@ -9,7 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.problems import ProblemError
+from backend.services.fallbacks import fallback_name, record_fallback
 from backend.services.redaction import RedactionError, redact_escalation, redact_info_answer
+from backend.services.routing import Route, over_limit, route
 from backend.services.triage import TriageOutcome
 from backend.state import AppState
 from store import audit
@@ -123,6 +125,16 @@ def _create_case(
     now = state.clock()
     assert agent.id is not None
     status = _STATUS_OF_OUTCOME[outcome.outcome]
+    routed: Route | None = None
+    full = None
+    group = outcome.group
+    if status == "open":
+        routed = route(session=session, group=outcome.group)
+        group = routed.group
+        full = over_limit(session=session, group=group, severity=outcome.severity)
+        if full is not None:
+            status = "fallback"
+    suggested = routed if routed is not None and full is None else None
     case = Case(
         agent_id=agent.id,
         idempotency_key=escalation.idempotency_key,
@@ -131,7 +143,7 @@ def _create_case(
         severity=outcome.severity,
         severity_rank=SEVERITY_RANK[outcome.severity],
         domain=escalation.domain,
-        group_name=outcome.group,
+        group_name=group,
         summary=escalation.summary,
         confidence=escalation.confidence.effective,
         due_at=now + outcome.sla,
@@ -158,6 +170,10 @@ def _create_case(
         amount=escalation.amount,
         missing_inputs=list(outcome.missing_inputs),
         rationale_required=outcome.require_rationale,
+        suggested_assignee_id=suggested.assignee_id if suggested else None,
+        suggested_assignee=suggested.assignee if suggested else None,
+        routed_from=routed.routed_from if routed else None,
+        routing_note=routed.note[:500] if routed else "",
     )
     session.add(case)
     session.flush()  # assigns the id, which is part of the content
@@ -170,16 +186,43 @@ def _create_case(
         "idempotency_key": case.idempotency_key,
         "reason": case.policy_reason,
     }
-    if status != "open":  # settled by the policy: recorded, never queued
+    queued = outcome.outcome == "escalate"
+    if not queued:  # settled by the policy: recorded, never queued
         data |= {"outcome": outcome.outcome, "missing_inputs": case.missing_inputs}
+    elif case.suggested_assignee is not None:
+        data["suggested_assignee"] = case.suggested_assignee
     audit.append_event(
         session,
-        kind="case.created" if status == "open" else "case.settled_by_policy",
+        kind="case.created" if queued else "case.settled_by_policy",
         actor=f"agent:{agent.name}",
         case_id=case.id,
         ts=now,
         data=data,
     )
+    if routed is not None and routed.routed_from is not None:
+        audit.append_event(
+            session,
+            kind="case.routed",
+            actor="system",
+            case_id=case.id,
+            ts=now,
+            data={
+                "from": routed.routed_from,
+                "to": routed.group,
+                "tried": list(routed.tried),
+                "reason": routed.note,
+            },
+        )
+    if full is not None:
+        rationale = (
+            f"Group {full.name} has {full.open_cases} open cases, at its limit of "
+            f"{full.open_case_limit}: a {case.severity} case takes its fallback action "
+            f"{fallback_name(case)!r} at once (high and critical cases are always "
+            "queued)"
+        )
+        record_fallback(
+            session, state, case=case, now=now, reason="backpressure", rationale=rationale
+        )
     return case
 
 
@@ -209,11 +252,14 @@ def _agent_decision(session: Session, row: Decision) -> AgentDecision:
 def _status(session: Session, case: Case) -> EscalationStatus:
     assert case.id is not None
     decision = review = None
+    reason = case.policy_reason
     settled = case.status in POLICY_STATUSES
     if case.status in ("decided", "fallback"):
         row = latest_decision(session=session, case_id=case.id)
         if row is not None:
             decision = _agent_decision(session, row)
+            if row.action == "fallback":
+                reason = row.rationale  # why the system stepped in
     if case.status == "fallback":
         late = post_hoc_decision(session=session, case_id=case.id)
         review = _agent_decision(session, late) if late is not None else None
@@ -233,7 +279,7 @@ def _status(session: Session, case: Case) -> EscalationStatus:
             hash=case.policy_hash,
             rule=case.policy_rule,
         ),
-        reason=case.policy_reason,
+        reason=reason,
         missing_inputs=case.missing_inputs,
         question=pending["question"] if pending else None,
         post_hoc_decision=review,

@@ -27,6 +27,9 @@ def _key_public(key: SupervisorKey) -> KeyPublic:
 
 def _me(session: Session, supervisor: Supervisor) -> SupervisorMe:
     assert supervisor.id is not None
+    # Availability from the database: the authenticated principal may be a cached copy
+    # from before a change made through another backend process.
+    stored = session.get(Supervisor, supervisor.id)
     return SupervisorMe(
         id=supervisor.id,
         name=supervisor.name,
@@ -35,6 +38,7 @@ def _me(session: Session, supervisor: Supervisor) -> SupervisorMe:
         keys=[
             _key_public(k) for k in supervisor_keys(session=session, supervisor_id=supervisor.id)
         ],
+        availability=(stored or supervisor).availability,  # type: ignore[arg-type]
     )
 
 
@@ -52,6 +56,12 @@ def enroll_key(
     except SignatureError as exc:
         raise ProblemError(422, "Invalid public key", str(exc)) from exc
     kid = key_id(public)
+    if kid == key_id(state.server_key.public_key()):
+        raise ProblemError(
+            409,
+            "Key belongs to someone else",
+            "this is the backend's own public key; enroll a key of your own (`hitl enroll`)",
+        )
     now = state.clock()
     with write_session(state.engine) as session:
         existing = session.get(SupervisorKey, kid)

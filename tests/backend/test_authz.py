@@ -61,6 +61,8 @@ TABLE: dict[str, tuple[int | str, ...]] = {
     "POST /v1/cases/{case_id}/decisions": (401, 401, 403, 201, 201,  403,       404),
     "GET /v1/me":                       (401, 401, 200,   200, 200,  200,       200),
     "POST /v1/me/keys":                 (401, 401, 403,   201, 201,  403,       201),
+    "PUT /v1/me/availability":          (401, 401, 403,   200, 200,  403,       200),
+    "GET /v1/groups":                   (401, 401, 200,   200, 200,  HIDDEN,    HIDDEN),
     "GET /v1/audit/export":             (401, 401, 200,   200, 200,  HIDDEN,    HIDDEN),
     "GET /v1/policies":                 (401, 401, 200,   200, 200,  200,       200),
     "GET /v1/policies/{policy_id}/versions/{version}":
@@ -223,6 +225,18 @@ async def probe_enroll(world: World, caller: Caller, n: int) -> int | str:
     return await _status(world, caller, "POST", "/v1/me/keys", {"public_key": public})
 
 
+async def probe_availability(world: World, caller: Caller, n: int) -> int | str:
+    return await _status(world, caller, "PUT", "/v1/me/availability", {"availability": "away"})
+
+
+async def probe_groups(world: World, caller: Caller, n: int) -> int | str:
+    await world.new_case(n)  # payments has had a queued case: it is a group
+    r = await world.call(caller, "GET", "/v1/groups")
+    if r.status_code == 200 and not any(g["name"] == "payments" for g in r.json()):
+        return HIDDEN
+    return r.status_code
+
+
 async def probe_submit(world: World, caller: Caller, n: int) -> int | str:
     esc = sample_escalation(0).model_copy(update={"idempotency_key": f"authz-submit-{n}"})
     return await _status(
@@ -306,6 +320,8 @@ PROBES: dict[str, Probe] = {
     "POST /v1/cases/{case_id}/decisions": probe_decide,
     "GET /v1/me": plain("GET", "/v1/me"),
     "POST /v1/me/keys": probe_enroll,
+    "PUT /v1/me/availability": probe_availability,
+    "GET /v1/groups": probe_groups,
     "GET /v1/audit/export": probe_export,
     "GET /v1/policies": plain("GET", "/v1/policies"),
     "GET /v1/policies/{policy_id}/versions/{version}": probe_policy_show,

@@ -203,9 +203,9 @@ async def test_metrics_fallbacks_counter_is_exposed(backend_env) -> None:
     """The SLA sweeper's counter exists from the start and counts what it is told."""
     s = await _scrape(backend_env)
     assert not [k for k in s if k[0] == "hitl_fallbacks_total"]
-    backend_env.state.metrics.fallback_fired(domain="payments", severity="high")
+    backend_env.state.metrics.fallback_fired(domain="payments", severity="high", reason="sla")
     s = await _scrape(backend_env)
-    assert _value(s, "hitl_fallbacks_total", domain="payments", severity="high") == 1
+    assert _value(s, "hitl_fallbacks_total", domain="payments", severity="high", reason="sla") == 1
 
 
 async def test_metrics_loopback_only_without_token(backend_env) -> None:

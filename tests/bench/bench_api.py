@@ -185,6 +185,9 @@ class Bench:
             # One agent ingests as fast as it can: measure ingest, not the rate limit.
             "HITL_INGEST_RATE": "0",
             "HITL_INGEST_BURST": "0",
+            # The filled cases arrived over 30 days and most are past due: a sweeper would
+            # spend the run applying their fallbacks (and empty the queue being measured).
+            "HITL_SLA_SWEEP_SECONDS": "0",
         }
         cmd = [PY, "-m", "uvicorn", "--app-dir", str(HERE), "bench_app:create_bench_app"]
         cmd += ["--factory", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
