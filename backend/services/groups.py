@@ -6,6 +6,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from backend.problems import ProblemError
+from backend.services.cases import visible_groups
 from backend.state import AppState
 from store import audit
 from store.contracts import Availability, GroupPublic, SupervisorMe, utcnow
@@ -92,8 +93,7 @@ def groups(engine: Engine, *, names: list[str] | None = None) -> list[GroupPubli
 
 def visible(state: AppState, *, supervisor: Supervisor) -> list[GroupPublic]:
     """``GET /v1/groups``: every group for admins, a supervisor's own groups otherwise."""
-    names = None if supervisor.role == "admin" else list(supervisor.groups)
-    return groups(state.engine, names=names)
+    return groups(state.engine, names=visible_groups(supervisor))
 
 
 def change_availability(

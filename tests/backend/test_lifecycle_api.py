@@ -312,6 +312,22 @@ async def test_sweeper_applies_the_fallback_once_past_due(backend_env) -> None:
     assert report.decisions == 1  # the system's: the late approval was refused
 
 
+async def test_sweeper_applies_the_fallback_to_a_case_waiting_on_the_agent(backend_env) -> None:
+    """A case waiting for the agent's answer (info_requested) past its due time takes its
+    fallback too: the clock does not stop while the agent is asked."""
+    agent = backend_env.client(backend_env.agent_token)
+    status = await agent.submit_escalation(esc("info-1", "high"))  # due in an hour
+    with backend_env.state.engine.begin() as conn:  # as the request-info decision leaves it
+        conn.execute(
+            text("UPDATE cases SET status = 'info_requested' WHERE id = :id"), {"id": status.id}
+        )
+    backend_env.clock.advance(3600)
+    assert sweep_once(backend_env.state) == [status.id]
+    seen = await agent.escalation(status.id)
+    assert seen.status == "fallback" and seen.decision is not None
+    assert seen.decision.resolved_action == HOLD_REFUND
+
+
 async def test_sweeper_leaves_decided_cases_alone(backend_env) -> None:
     """A case decided before its due time is never swept."""
     agent = backend_env.client(backend_env.agent_token)
