@@ -208,6 +208,25 @@ async def test_webhook_decision_reaches_the_agent_signed(hooks: Hooks) -> None:
     assert _sample(hooks.state, "hitl_webhook_deliveries_total", "delivered") == 1
 
 
+async def test_webhook_sla_fallback_reaches_the_agent(hooks: Hooks) -> None:
+    """Nobody decides in time: the sweeper's fallback reaches the agent by webhook too,
+    as the system's decision with the action to take."""
+    from backend.services.fallbacks import sweep_once
+
+    (case,) = hooks.submit()
+    assert case.due_at is not None
+    hooks.clock.now = case.due_at + timedelta(seconds=1)
+    assert sweep_once(hooks.state) == [case.id]
+    hooks.dispatch()
+
+    (request,) = await hooks.receiver.arrived(1)
+    event = _verified(hooks.secret, request)
+    assert event.type == "case.fallback_applied"
+    assert event.data.status == "fallback"
+    assert event.data.decision is not None and event.data.decision.action == "fallback"
+    assert event.data.decision.resolved_action == case.fallback_action
+
+
 async def test_verify_webhook_refuses_forged_deliveries(hooks: Hooks) -> None:
     """The agent SDK's verify_webhook accepts the real delivery and refuses one with an
     edited body, one signed by another secret and one replayed under another id."""
