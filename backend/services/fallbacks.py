@@ -29,7 +29,7 @@ from sqlmodel import Session
 from backend import events
 from backend.state import AppState, SystemSigner
 from store import audit
-from store.contracts import SEVERITY_RANK, DecisionPayload
+from store.contracts import SEVERITY_RANK, DecisionPayload, new_nonce
 from store.db import read_session, write_session
 from store.signing import DECISION_PAYLOAD_TYPE, fingerprint, key_id, public_key_b64, sign_envelope
 from store.tables import Case, Decision, Supervisor, SupervisorKey
@@ -182,6 +182,7 @@ def record_fallback(
         case_id=case.id,
         content_digest=case.content_digest,
         action="fallback",
+        nonce=new_nonce(),  # set, so it is signed; the system holds no claim to fence
         rationale=rationale,
         supervisor_id=signer.supervisor_id,
         key_id=signer.key_id,
@@ -197,6 +198,7 @@ def record_fallback(
         action="fallback",
         rationale=rationale,
         resolved_action=case.fallback_action,
+        nonce=payload.nonce,
         payload_type=DECISION_PAYLOAD_TYPE,
         payload=payload_bytes,
         signature=envelope.signatures[0].sig,
