@@ -267,8 +267,9 @@ async def test_backpressure_counts_only_open_cases(backend_env) -> None:
 
 async def test_sweeper_applies_the_fallback_once_past_due(backend_env) -> None:
     """Nothing happens before the due time; after it, one sweep applies the fallback as a
-    system decision the agent reads, the case leaves the queue, a second sweep and a late
-    supervisor decision change nothing, and the export verifies offline."""
+    system decision the agent reads, the case leaves the queue, a second sweep does
+    nothing, a late supervisor decision is only recorded post hoc (the fallback stays the
+    decision), and the export verifies offline."""
     agent = backend_env.client(backend_env.agent_token)
     status = await agent.submit_escalation(esc("sla-1", "critical"))  # due in 15 minutes
     other = await agent.submit_escalation(esc("sla-2", "low"))  # due in a day
@@ -300,16 +301,20 @@ async def test_sweeper_applies_the_fallback_once_past_due(backend_env) -> None:
     payload = build_decision(
         case, action="approve", supervisor_id=me.id, key=key, signed_at=backend_env.clock()
     )
-    with pytest.raises(Conflict):
-        await client.decide(status.id, sign_decision(payload, key))
+    late = await client.decide(status.id, sign_decision(payload, key))
+    assert late.post_hoc
     with pytest.raises(Conflict):
         await client.claim(status.id)
+    case = await client.case(status.id)
+    assert case.status == "fallback" and case.flagged_for_review
+    assert case.decision is not None and case.decision.action == "fallback"
+    assert (await agent.escalation(status.id)).decision.action == "fallback"  # type: ignore[union-attr]
 
-    assert len(decisions_of(backend_env, status.id)) == 1
+    assert sorted(d.action for d in decisions_of(backend_env, status.id)) == ["approve", "fallback"]
     assert len(audit_events(backend_env, "case.fallback_applied", status.id)) == 1
     report = await verified_export(backend_env)
     assert report.kinds["case.fallback_applied"] == 1
-    assert report.decisions == 1  # the system's: the late approval was refused
+    assert report.decisions == 2  # the system's, and the post-hoc approval
 
 
 async def test_sweeper_applies_the_fallback_to_a_case_waiting_on_the_agent(backend_env) -> None:

@@ -1,7 +1,7 @@
 """groups, supervisor availability, routing and suggestions on cases, open-case counters
 
-Revision ID: 0005_lifecycle
-Revises: 0004_decision_fencing
+Revision ID: 0006_lifecycle
+Revises: 0005_decision_kinds
 Create Date: 2026-11-27 14:46:47.460065
 
 Routing and backpressure (issue 4): ``groups`` holds a group's fallback group and
@@ -27,8 +27,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0005_lifecycle"
-down_revision: str | None = "0004_decision_fencing"
+revision: str = "0006_lifecycle"
+down_revision: str | None = "0005_decision_kinds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
