@@ -180,7 +180,9 @@ class Case(SQLModel, table=True):
     # Routing at ingest: the least-loaded on-call member of the group (name denormalized
     # so the queue page needs no lookup), and, when the policy's group had nobody on
     # call, that group and why the case went elsewhere.
-    suggested_assignee_id: int | None = Field(default=None, foreign_key="supervisors.id")
+    # No foreign key: SQLite could not drop the column in place on a downgrade; supervisors
+    # are never deleted, and the name is kept beside the id.
+    suggested_assignee_id: int | None = None
     suggested_assignee: str | None = Field(default=None, max_length=100)
     routed_from: str | None = Field(default=None, max_length=64)
     routing_note: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, MetaData, text
 
@@ -72,7 +73,8 @@ def test_migration_counts_existing_open_cases_and_keeps_counting(
     db_url: str, tmp_path: Path, request: Any
 ) -> None:
     """Upgrading a database that already holds cases starts each group's open count from
-    what is there, and the counters follow new cases afterwards."""
+    what is there, the counters follow new cases afterwards, and a downgrade and upgrade
+    of the used database come back to the same counts."""
     # db_url is migrated to head; this test needs one just before the lifecycle migration,
     # on the same kind of server.
     url = (
@@ -118,4 +120,8 @@ def test_migration_counts_existing_open_cases_and_keeps_counting(
     )
     submit_escalation(state, agent=agent, escalation=esc)
     state.engine.dispose()
+    assert _counts(url) == {"payments": 3, "ops": 1}
+
+    command.downgrade(alembic_config(url), _before_lifecycle())
+    upgrade(url)
     assert _counts(url) == {"payments": 3, "ops": 1}

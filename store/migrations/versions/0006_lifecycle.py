@@ -126,24 +126,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
-    # Plain ADD COLUMNs, which SQLite does in place: no table rebuild, whatever the number
-    # of cases. (A batch would copy the whole table to add the foreign key; SQLite's own
-    # ADD COLUMN ... REFERENCES does not, and Alembic does not emit that form.)
+    # Plain ALTER TABLE ... ADD COLUMN (recreate="never"): recreating ``cases`` on SQLite
+    # would copy the whole table and drop the one claims and decisions point at, which
+    # foreign keys refuse once there is data. For the same reason suggested_assignee_id
+    # has no foreign key: SQLite cannot drop such a column in place on downgrade (and
+    # supervisors are never deleted; the case keeps the name too).
     postgres = op.get_bind().dialect.name == "postgresql"
-    if postgres:
-        op.add_column("cases", sa.Column("suggested_assignee_id", sa.Integer(), nullable=True))
-        op.create_foreign_key(
-            "fk_cases_suggested_assignee_id_supervisors",
-            "cases",
-            "supervisors",
-            ["suggested_assignee_id"],
-            ["id"],
-        )
-    else:
-        op.execute(
-            "ALTER TABLE cases ADD COLUMN suggested_assignee_id INTEGER REFERENCES supervisors (id)"
-        )
-    with op.batch_alter_table("cases", schema=None) as batch_op:
+    with op.batch_alter_table("cases", schema=None, recreate="never") as batch_op:
+        batch_op.add_column(sa.Column("suggested_assignee_id", sa.Integer(), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "suggested_assignee",
@@ -162,7 +152,7 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
-    with op.batch_alter_table("supervisors", schema=None) as batch_op:
+    with op.batch_alter_table("supervisors", schema=None, recreate="never") as batch_op:
         batch_op.add_column(
             sa.Column(
                 "availability",
@@ -189,12 +179,11 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON cases" if postgres else ""))
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS hitl_cases_counters()")
-    with op.batch_alter_table("supervisors", schema=None) as batch_op:
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), for the same reason as above.
+    with op.batch_alter_table("supervisors", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("open_load")
         batch_op.drop_column("availability")
-    if postgres:
-        op.drop_constraint("fk_cases_suggested_assignee_id_supervisors", "cases")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
+    with op.batch_alter_table("cases", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("routing_note")
         batch_op.drop_column("routed_from")
         batch_op.drop_column("suggested_assignee")
