@@ -270,7 +270,8 @@ async def test_decided_case_cannot_be_decided_again(console_env: ConsoleEnv) -> 
         again = app.screen
         assert isinstance(again, CaseScreen)
         await wait_until(pilot, lambda: again.case is not None)
-        assert "approved by alice" in screen_text(app)
+        # The decision line is painted after the case arrives: wait for it, don't race it.
+        await wait_until(pilot, lambda: "approved by alice" in screen_text(app))
         for key in "aor":
             await pilot.press(key)
             assert app.screen is again
