@@ -1,36 +1,57 @@
 """The supervisor console: a thin Textual app whose default screen is the queue.
 
 :class:`HitlApp` is handed everything it needs (a :class:`~console.client.HitlClient`, who is
-signed in, the signing key and a clock) so tests and snapshots can run it against an
-in-process backend at a fixed time. :func:`run_console` builds those for real use.
+signed in, the signing key or the task unlocking it, and a clock) so tests and snapshots can
+run it against an in-process backend at a fixed time. :func:`run_console` builds those for
+real use.
+
+The app also owns what every screen shares: the connection state (workers report each
+request's fate; while the backend is away a worker retries with exponential backoff and the
+screens show a banner), the signing key's state, the case cache, the theme and the keymap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from inspect import isawaitable
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.reactive import reactive
+from textual.signal import Signal
+from textual.theme import Theme
 
 from console.client import HitlClient
-from console.config import ConsoleSettings
-from console.errors import ConsoleError
-from console.screens.approve_dialog import ApproveDialog
-from console.screens.case import CaseScreen
+from console.commands_palette import HitlCommands
+from console.config import ConsoleSettings, save_setting
+from console.connection import Backoff, Connection
+from console.errors import BackendUnreachable, ConsoleError, KeyStoreError
 from console.screens.help import HelpEntry, HelpScreen, HelpSection
-from console.screens.override_dialog import OverrideDialog
 from console.screens.queue import QueueScreen
-from console.screens.reject_dialog import RejectDialog
 from console.widgets.queue_table import QueueTable
-from store.contracts import SupervisorMe, utcnow
+from store.contracts import CasePublic, DecisionPublic, QueuePage, SupervisorMe, utcnow
+
+if TYPE_CHECKING:
+    # Imported where first needed (or by the warm-up after the first screen): the case
+    # screen brings the signing code and cryptography, which the queue does not need.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from console.screens.case import CaseScreen
 
 __all__ = ["HitlApp", "run_console"]
+
+#: Cases kept after they were fetched (shown at once when opened, then fetched again).
+CASE_CACHE_SIZE = 32
+#: Where each binding lives, in the order a supervisor meets them (help and palette).
+BindingSources = tuple[tuple[str, tuple[type[DOMNode], ...]], ...]
 
 
 class HitlApp(App[int]):
@@ -40,12 +61,28 @@ class HitlApp(App[int]):
     # get_default_screen, so the app reads the queue screen's stylesheet itself.
     CSS_PATH = ["app.tcss", "screens/queue.tcss"]
     TITLE = "hitl"
-    # Every key is listed by `?`; a palette would add commands the help does not show.
-    ENABLE_COMMAND_PALETTE = False
     SUB_TITLE = "supervisor console"
+    # The palette lists every binding (console.commands_palette), as `?` does.
+    COMMANDS = {HitlCommands}
     BINDING_GROUP_TITLE = "Everywhere"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the console"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            id="app.commands",
+            priority=True,
+            tooltip="Search and run any command of this screen by name",
+        ),
+        Binding(
+            "ctrl+t",
+            "change_theme",
+            "Theme",
+            show=False,
+            id="app.theme",
+            tooltip="Pick a color theme (saved in the config file)",
+        ),
         Binding(
             "question_mark",
             "help",
@@ -65,24 +102,41 @@ class HitlApp(App[int]):
         ),
     ]
 
+    #: Whether the backend answers (see :meth:`note_failure`, :meth:`note_success`).
+    connection: reactive[Connection] = reactive(Connection(), always_update=True)
+    #: Why nothing can be signed (no key, locked, not enrolled), or ``None``.
+    key_problem: reactive[str | None] = reactive(None)
+
     def __init__(
         self,
         settings: ConsoleSettings,
         *,
         client: HitlClient,
         me: SupervisorMe,
-        key: Ed25519PrivateKey,
+        key: Ed25519PrivateKey | Awaitable[Ed25519PrivateKey],
         clock: Callable[[], datetime] = utcnow,
         page_size: int = 50,
         refresh_every: float | None = 30.0,
         keymap: Mapping[str, str] | None = None,
+        first_page: QueuePage | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.client = client
         self.me = me
-        self.key = key
+        self._key: Ed25519PrivateKey | None = None
+        self._unlocking: Awaitable[Ed25519PrivateKey] | None = None
+        if isawaitable(key):
+            self._unlocking = key
+        else:
+            self._key = key
         self.clock = clock
+        #: The queue's first page, when it was fetched while signing in.
+        self.first_page = first_page
+        self.backoff = backoff or Backoff()
+        #: Published when the backend answers again after being away.
+        self.back_online = Signal[None](self, "back-online")
         self.page_size = page_size
         #: Seconds between automatic queue refreshes (``None``: only on ctrl+r).
         self.refresh_every = refresh_every
@@ -90,11 +144,167 @@ class HitlApp(App[int]):
         self.drafts: dict[int, str] = {}
         #: The last error of a failed rejection per case, shown when the dialog reopens.
         self.reject_errors: dict[int, str] = {}
-        if keymap:
-            self.set_keymap(dict(keymap))
+        #: Cases fetched lately (the one under the cursor is fetched ahead), newest last.
+        self.case_cache: OrderedDict[int, CasePublic] = OrderedDict()
+        self._case_screen: CaseScreen | None = None
+        self._warmed = False
+        self._keymap_given = {**settings.keymap, **(keymap or {})}
+        if self._keymap_given:
+            self.set_keymap(self._keymap_given)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
 
     def get_default_screen(self) -> QueueScreen:
         return QueueScreen()
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def warm_up(self) -> None:
+        """Once the queue is on screen: unlock the signing key, check the settings, and load
+        what the next steps need (the HTTP stack, the case screen, the signing code) in a
+        thread."""
+        if self._warmed:
+            return
+        self._warmed = True
+        if self._unlocking is not None:
+            self._unlock(self._unlocking)
+            self._unlocking = None
+        self._check_settings()
+        self._warm_up()
+
+    @work(thread=True, group="warm-up")
+    def _warm_up(self) -> None:
+        self.client.warm_up()
+        self.binding_sources()  # imports the case screen and the dialogs
+
+    def _check_settings(self) -> None:
+        if self.settings.theme not in self.available_themes:
+            self.notify(
+                f"Unknown theme {self.settings.theme!r}; ctrl+t lists the themes.",
+                title="Config",
+                severity="warning",
+            )
+        known = {b.id for _, classes in self.binding_sources() for c in classes for b in _of(c)}
+        unknown = sorted(set(self._keymap_given) - known)
+        if unknown:
+            self.notify(
+                f"No binding has the id {', '.join(unknown)}; `?` lists the ids.",
+                title="Keymap",
+                severity="warning",
+            )
+
+    # -- the signing key ---------------------------------------------------------------
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The signing key; :class:`~console.errors.KeyStoreError` if it is not available."""
+        if self._key is None:
+            raise KeyStoreError(self.key_problem or "your signing key is still being unlocked")
+        return self._key
+
+    @property
+    def key_ready(self) -> bool:
+        return self._key is not None
+
+    @work(group="key")
+    async def _unlock(self, unlocking: Awaitable[Ed25519PrivateKey]) -> None:
+        try:
+            self._key = await unlocking
+        except ConsoleError as exc:
+            self.key_problem = f"cannot sign: {exc}"
+            self.notify(str(exc), title="No signing key", severity="error", timeout=15)
+
+    # -- the connection ----------------------------------------------------------------
+
+    def note_failure(self, error: ConsoleError) -> None:
+        """A request failed; if nothing answered, go offline and start retrying."""
+        if isinstance(error, BackendUnreachable) and self.connection.online:
+            self.connection = Connection("offline", str(error))
+            self.backoff.reset()
+            self.reconnect()
+
+    def note_success(self) -> None:
+        """A request got an answer: the backend is there."""
+        if not self.connection.online:
+            self._back_online()
+
+    def retry_now(self) -> None:
+        """Try the backend at once (ctrl+r while offline), then keep backing off."""
+        if not self.connection.online:
+            self.reconnect(immediately=True)
+
+    @work(exclusive=True, group="reconnect")
+    async def reconnect(self, immediately: bool = False) -> None:
+        while not self.connection.online:
+            if not immediately:
+                delay = self.backoff.delay()
+                retry_at = self.clock() + timedelta(seconds=delay)
+                self.connection = replace(self.connection, retry_at=retry_at)
+                await asyncio.sleep(delay)
+            immediately = False
+            self.connection = replace(
+                self.connection, attempts=self.connection.attempts + 1, retry_at=None
+            )
+            try:
+                await self.client.health()
+            except ConsoleError as exc:
+                self.connection = replace(self.connection, detail=str(exc))
+                continue
+            self._back_online()
+
+    def _back_online(self) -> None:
+        self.workers.cancel_group(self, "reconnect")
+        self.connection = Connection()
+        self.back_online.publish(None)
+
+    # -- theme -------------------------------------------------------------------------
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if theme.name == self.settings.theme:
+            return
+        self.settings = self.settings.model_copy(update={"theme": theme.name})
+        try:
+            path = save_setting("theme", theme.name)
+        except (OSError, ValueError) as exc:
+            self.notify(f"Theme not saved: {exc}", title="Config", severity="warning")
+            return
+        self.notify(f"{theme.name}, saved in {path}", title="Theme")
+
+    def action_change_theme(self) -> None:
+        self.search_themes()
+
+    def open_case(self, case_id: int, *, callback: Callable[[DecisionPublic | None], None]) -> None:
+        """Show ``case_id`` on the case screen; ``callback`` gets the decision (or ``None``).
+
+        There is one case screen, kept installed and refilled for each case.
+        """
+        from console.screens.case import CaseScreen
+
+        cached = self.case_cache.get(case_id)
+        screen = self._case_screen
+        if screen is None:
+            screen = self._case_screen = CaseScreen(case_id, cached=cached)
+            self.install_screen(screen, name="case")
+        else:
+            screen.open(case_id, cached=cached)
+        self.push_screen(screen, callback=callback)
+
+    def remember_case(self, case: CasePublic) -> None:
+        self.case_cache[case.id] = case
+        self.case_cache.move_to_end(case.id)
+        while len(self.case_cache) > CASE_CACHE_SIZE:
+            self.case_cache.popitem(last=False)
+
+    def prepare_case(self, case: CasePublic) -> None:
+        """A case the supervisor is likely to open next: keep it, and render it ahead."""
+        self.remember_case(case)
+        screen = self._case_screen
+        if screen is not None and screen.is_mounted:
+            screen.prepare(case)
+
+    def forget_case(self, case_id: int) -> None:
+        self.case_cache.pop(case_id, None)
 
     async def action_quit(self) -> None:
         self.exit(0)
@@ -105,9 +315,14 @@ class HitlApp(App[int]):
 
     # -- help, generated from the bindings ---------------------------------------------
 
-    def help_sections(self) -> list[HelpSection]:
-        """One section per place a binding lives, in the order a supervisor meets them."""
-        sources: tuple[tuple[str, tuple[type[DOMNode], ...]], ...] = (
+    def binding_sources(self) -> BindingSources:
+        """Where each binding lives, in the order a supervisor meets them."""
+        from console.screens.approve_dialog import ApproveDialog
+        from console.screens.case import CaseScreen
+        from console.screens.override_dialog import OverrideDialog
+        from console.screens.reject_dialog import RejectDialog
+
+        return (
             ("Everywhere", (HitlApp,)),
             ("Queue", (QueueTable, QueueScreen)),
             ("Case", (CaseScreen,)),
@@ -116,7 +331,13 @@ class HitlApp(App[int]):
             ("Reject dialog", (RejectDialog,)),
             ("Help", (HelpScreen,)),
         )
-        return [HelpSection(title, tuple(self._entries(classes))) for title, classes in sources]
+
+    def help_sections(self) -> list[HelpSection]:
+        """One section per place a binding lives, in the order a supervisor meets them."""
+        return [
+            HelpSection(title, tuple(self._entries(classes)))
+            for title, classes in self.binding_sources()
+        ]
 
     def _entries(self, classes: tuple[type[DOMNode], ...]) -> list[HelpEntry]:
         entries: list[HelpEntry] = []
@@ -133,7 +354,7 @@ class HitlApp(App[int]):
                     continue
                 entries.append(
                     HelpEntry(
-                        self._keys(binding),
+                        self.keys_for(binding),
                         binding.description,
                         binding.tooltip,
                         (binding.id,) if binding.id else (),
@@ -143,14 +364,15 @@ class HitlApp(App[int]):
             for group, members in grouped.items():
                 if not entry.keys and entry.description == group.description:
                     entries[n] = HelpEntry(
-                        f"{self._keys(members[0])}…{self._keys(members[-1])}",
+                        f"{self.keys_for(members[0])}…{self.keys_for(members[-1])}",
                         group.description,
                         members[0].tooltip.rstrip("0123456789 ") + " n",
                         tuple(b.id for b in members if b.id),
                     )
         return entries
 
-    def _keys(self, binding: Binding) -> str:
+    def keys_for(self, binding: Binding) -> str:
+        """The keys that trigger ``binding`` now (after the keymap), as the help shows them."""
         keys = self._keymap.get(binding.id, binding.key) if binding.id else binding.key
         if binding.key_display and keys == binding.key:
             return binding.key_display
@@ -160,22 +382,35 @@ class HitlApp(App[int]):
         )
 
 
+def _of(cls: type[DOMNode]) -> list[Binding]:
+    return [b for b in cls.BINDINGS if isinstance(b, Binding)]
+
+
 async def _run(settings: ConsoleSettings) -> int:
-    from console.auth import load_identity
+    from console.signin import sign_in
 
     try:
-        client, me, key = await load_identity(settings)
+        identity = await sign_in(settings)
     except ConsoleError as exc:
         print(f"hitl: {exc}", file=sys.stderr)
         return 1
-    async with client:
-        app = HitlApp(settings, client=client, me=me, key=key)
-        await app.run_async()
+    async with identity.client:
+        app = HitlApp(
+            settings,
+            client=identity.client,
+            me=identity.me,
+            key=identity.key,
+            first_page=identity.page,
+        )
+        try:
+            await app.run_async()
+        finally:
+            identity.key.close()  # if the console ended before unlocking it
         return app.return_code or 0
 
 
 def run_console(settings: ConsoleSettings) -> int:
-    """Sign in (token and key from :func:`console.auth.load_identity`) and run the console."""
+    """Sign in (:func:`console.auth.sign_in`) and run the console."""
     try:
         return asyncio.run(_run(settings))
     except KeyboardInterrupt:

@@ -53,6 +53,7 @@ __all__ = [
     "require_token",
     "run_enroll",
     "run_login",
+    "with_passphrase",
 ]
 
 out = Console(soft_wrap=True, highlight=False)
@@ -332,6 +333,20 @@ def _load_key(settings: ConsoleSettings) -> Ed25519PrivateKey:
             )
         raise KeyStoreError(f"no signing key for {settings.url} in the OS keyring; run hitl enroll")
     return key
+
+
+def with_passphrase(settings: ConsoleSettings) -> ConsoleSettings:
+    """Ask for the key file's passphrase now, while the terminal is still ours."""
+    if settings.key_store != "file" or settings.key_file is None or settings.key_passphrase:
+        return settings
+    try:
+        info = key_file_info(settings.key_file)
+    except KeyStoreError:
+        return settings  # reading it will say what is wrong
+    if not info.encrypted:
+        return settings
+    passphrase = _ask_secret(f"Passphrase for {settings.key_file}: ")
+    return settings.model_copy(update={"key_passphrase": passphrase})
 
 
 async def load_identity(

@@ -4,14 +4,22 @@ One long-lived :class:`httpx.AsyncClient` with a base URL and timeouts always on
 Every method returns a :mod:`store.contracts` model; every failure is mapped once, here,
 to a :mod:`console.errors` exception. Pass ``transport=httpx.ASGITransport(app)`` to drive
 a backend in-process in tests.
+
+httpx, with httpcore and anyio under it, takes longer to import and set up than the rest
+of the console's start-up; so it is imported when first needed (or in a thread by
+:meth:`HitlClient.warm_up` once the queue is on screen), and :meth:`HitlClient.start`
+fetches what the first screen shows over the standard library's ``http.client``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from console.errors import (
@@ -41,11 +49,15 @@ from store.contracts import (
     SupervisorMe,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "HitlClient"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "HitlClient"]
 
 M = TypeVar("M", bound=BaseModel)
-_GROUPS = TypeAdapter(list[GroupPublic])
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+#: Seconds to connect, and to wait for an answer (always on).
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 10.0
 
 
 class HitlClient:
@@ -57,15 +69,16 @@ class HitlClient:
         token: str | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
     ) -> None:
-        headers = {"User-Agent": "hitl-console"}
+        self._headers = {"User-Agent": "hitl-console"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
-        )
+        self._transport = transport
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._lock = threading.Lock()
 
     async def __aenter__(self) -> HitlClient:
         return self
@@ -74,11 +87,46 @@ class HitlClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The httpx client, made on first use (in any thread: see :meth:`warm_up`)."""
+        with self._lock:
+            if self._client is None:
+                import importlib.util
+                import sys
+
+                import httpx
+
+                # httpcore tries `import sniffio` on every request; without it installed
+                # each try searches sys.path again. A None entry makes it fail at once.
+                if importlib.util.find_spec("sniffio") is None:
+                    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+                timeout = self._timeout or httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+                # Certificates only matter over https; loading the CA bundle takes a while.
+                verify = urlsplit(self.base_url).scheme != "http"
+                self._client = httpx.AsyncClient(
+                    base_url=self.base_url,
+                    headers=self._headers,
+                    timeout=timeout,
+                    transport=self._transport,
+                    verify=verify,
+                )
+            return self._client
+
+    def warm_up(self) -> None:
+        """Import and set up the HTTP stack now (blocking: call it in a thread)."""
+        self._http  # noqa: B018 - the property makes the client
+        import anyio._backends._asyncio  # noqa: F401 - what httpcore loads on first request
 
     # -- plumbing ---------------------------------------------------------------------
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -86,11 +134,12 @@ class HitlClient:
         except httpx.RequestError as exc:
             raise BackendUnreachable(f"cannot reach {self.base_url}: {exc}") from exc
         if response.status_code >= 400:
-            raise _problem(response)
+            raise _problem(response.status_code, response.reason_phrase, response.content)
         return response
 
     async def _get(self, url: str, model: type[M], **kwargs: Any) -> M:
-        return _parse(await self._request("GET", url, **kwargs), model)
+        response = await self._request("GET", url, **kwargs)
+        return _parse(response.status_code, response.content, model)
 
     async def _post(self, url: str, model: type[M], body: BaseModel | None = None) -> M:
         return await self._send("POST", url, model, body)
@@ -100,7 +149,8 @@ class HitlClient:
     ) -> M:
         content = body.model_dump_json().encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
-        return _parse(await self._request(method, url, content=content, headers=headers), model)
+        response = await self._request(method, url, content=content, headers=headers)
+        return _parse(response.status_code, response.content, model)
 
     # -- API --------------------------------------------------------------------------
 
@@ -127,7 +177,7 @@ class HitlClient:
         """Groups with their routing and who is on call (all for admins, else your own)."""
         response = await self._request("GET", "/v1/groups")
         try:
-            return _GROUPS.validate_json(response.content)
+            return TypeAdapter(list[GroupPublic]).validate_json(response.content)
         except ValidationError as exc:
             raise ApiError(
                 response.status_code,
@@ -135,6 +185,53 @@ class HitlClient:
                 f"the group list did not validate: {exc.error_count()} error(s); "
                 "is the console the same version as the backend?",
             ) from exc
+
+    async def start(self, *, page_size: int = 50) -> tuple[SupervisorMe, QueuePage]:
+        """Who we are and the first queue page, for the console's first screen.
+
+        Fetched over ``http.client`` in a thread, so the first screen need not wait for
+        httpx to load; with an injected transport or a proxy configured, through httpx.
+        """
+        import urllib.request
+
+        if self._transport is not None or urllib.request.getproxies():
+            me, page = await asyncio.gather(self.me(), self.queue(limit=page_size))
+            return me, page
+        query = urlencode({"limit": page_size})
+        answers = await asyncio.to_thread(self._plain_get, ["/v1/me", f"/v1/queue?{query}"])
+        for status, reason, body in answers:
+            if status >= 400:
+                raise _problem(status, reason, body)
+        (me_status, _, me_body), (page_status, _, page_body) = answers
+        return _parse(me_status, me_body, SupervisorMe), _parse(page_status, page_body, QueuePage)
+
+    def _plain_get(self, paths: list[str]) -> list[tuple[int, str, bytes]]:
+        """GET ``paths`` in turn on one keep-alive connection (blocking)."""
+        import http.client
+
+        url = urlsplit(self.base_url)
+        connection: http.client.HTTPConnection
+        if url.scheme == "https":
+            connection = http.client.HTTPSConnection(
+                url.hostname or "", url.port, timeout=READ_TIMEOUT, context=_ssl_context()
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                url.hostname or "", url.port, timeout=READ_TIMEOUT
+            )
+        answers = []
+        try:
+            for path in paths:
+                connection.request("GET", url.path + path, headers=self._headers)
+                response = connection.getresponse()
+                answers.append((response.status, response.reason, response.read()))
+        except TimeoutError as exc:
+            raise BackendUnreachable(f"{self.base_url} did not answer in time") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise BackendUnreachable(f"cannot reach {self.base_url}: {exc}") from exc
+        finally:
+            connection.close()
+        return answers
 
     async def queue(
         self,
@@ -171,7 +268,9 @@ class HitlClient:
             params["after"] = after
         if wait:
             params["wait"] = wait
-        timeout = httpx.Timeout(wait + 10.0, connect=3.0)
+        import httpx
+
+        timeout = httpx.Timeout(wait + READ_TIMEOUT, connect=CONNECT_TIMEOUT)
         return await self._get("/v1/queue/changes", QueueChanges, params=params, timeout=timeout)
 
     async def case(self, case_id: int) -> CasePublic:
@@ -193,11 +292,13 @@ class HitlClient:
 
     async def export_audit(self) -> AsyncIterator[str]:
         """Yield the audit export line by line (JSONL)."""
+        import httpx
+
         try:
             async with self._http.stream("GET", "/v1/audit/export", timeout=None) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _problem(response)
+                    raise _problem(response.status_code, response.reason_phrase, response.content)
                 async for line in response.aiter_lines():
                     if line:
                         yield line
@@ -214,35 +315,50 @@ class HitlClient:
         return await self._post(f"/v1/escalations/{case_id}/info", EscalationStatus, answer)
 
     async def escalation(self, case_id: int, *, wait: float = 0) -> EscalationStatus:
+        import httpx
+
         params = {"wait": wait} if wait else None
-        timeout = httpx.Timeout(wait + 10.0, connect=3.0)
+        timeout = httpx.Timeout(wait + READ_TIMEOUT, connect=CONNECT_TIMEOUT)
         return await self._get(
             f"/v1/escalations/{case_id}", EscalationStatus, params=params, timeout=timeout
         )
 
 
-def _parse(response: httpx.Response, model: type[M]) -> M:
+def _ssl_context() -> Any:
+    """Certificates as httpx checks them: $SSL_CERT_FILE, $SSL_CERT_DIR or certifi's."""
+    import os
+    import ssl
+
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _parse(status: int, content: bytes, model: type[M]) -> M:
     try:
-        return model.model_validate_json(response.content)
+        return model.model_validate_json(content)
     except ValidationError as exc:
         raise ApiError(
-            response.status_code,
+            status,
             "Unexpected response from the backend",
             f"{model.__name__} did not validate: {exc.error_count()} error(s); "
             "is the console the same version as the backend?",
         ) from exc
 
 
-def _problem(response: httpx.Response) -> ApiError:
+def _problem(status: int, reason: str, content: bytes) -> ApiError:
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    title = str(body.get("title") or response.reason_phrase or "Error")
+    title = str(body.get("title") or reason or "Error")
     detail = str(body.get("detail") or "")
-    status = response.status_code
     cls: type[ApiError]
     if status in (401, 403):
         cls = AuthError

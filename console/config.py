@@ -1,21 +1,22 @@
-"""Console settings: a TOML file in the user config dir, overridden by ``HITL_*`` env vars."""
+"""Console settings: a TOML file in the user config dir, overridden by ``HITL_*`` env vars.
+
+A plain pydantic model that reads its sources itself (arguments, then ``HITL_<FIELD>``,
+then the file): pydantic-settings, which the backend uses, took a tenth of the console's
+start-up to import.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ConsoleSettings", "config_path", "load_settings"]
+__all__ = ["ConsoleSettings", "config_path", "load_settings", "save_setting"]
 
 APP_NAME = "hitl"
 
@@ -28,10 +29,17 @@ def config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
-class ConsoleSettings(BaseSettings):
-    """Where the console connects and how it finds its secrets."""
+ENV_PREFIX = "HITL_"
 
-    model_config = SettingsConfigDict(env_prefix="HITL_", extra="ignore")
+
+class ConsoleSettings(BaseModel):
+    """Where the console connects and how it finds its secrets.
+
+    Each field comes from the constructor's arguments, else the environment variable
+    ``HITL_<FIELD>``, else the config file (:func:`config_path`), else its default.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     url: str = Field(default="http://127.0.0.1:8765", description="Backend base URL")
     token: str | None = Field(
@@ -54,20 +62,74 @@ class ConsoleSettings(BaseSettings):
     keyring_timeout: float = Field(
         default=5.0, description="Seconds before a keyring call is given up as locked"
     )
+    theme: str = Field(
+        default="textual-dark",
+        description="Color theme (any Textual theme: textual-dark, nord, gruvbox, "
+        "textual-light, ...); picking one with ctrl+t saves it here",
+    )
+    keymap: dict[str, str] = Field(
+        default_factory=dict,
+        description='Key overrides by binding id, e.g. {"case.approve" = "A", '
+        '"queue.down" = "j,down,ctrl+n"} (ids are listed by `?` and the palette)',
+    )
 
+    @model_validator(mode="before")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
-        return (init_settings, env_settings, toml)
+    def _sources(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        merged: dict[str, Any] = {}
+        path = config_path()
+        if path.is_file():
+            import tomllib
+
+            with path.open("rb") as fh:
+                merged.update(tomllib.load(fh))
+        for name, field in cls.model_fields.items():
+            value = os.environ.get(ENV_PREFIX + name.upper())
+            if value is None:
+                continue
+            if field.annotation is not None and "dict" in str(field.annotation):
+                value = json.loads(value)  # structured values are JSON in the environment
+            merged[name] = value
+        merged.update(given)
+        return merged
 
 
 def load_settings(**overrides: object) -> ConsoleSettings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     return ConsoleSettings(**clean)  # type: ignore[arg-type]
+
+
+def save_setting(key: str, value: str, path: Path | None = None) -> Path:
+    """Set a top-level string setting in the config file, keeping everything else in it.
+
+    The line ``key = ...`` is replaced if present, else added before the first table; a
+    new file is created readable by its owner only (it may later hold a token).
+    """
+    path = path or config_path()
+    import tomllib
+
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    tomllib.loads("\n".join(lines))  # refuse to edit a file that does not parse
+    entry = f"{key} = {json.dumps(value)}"  # a JSON string is a valid TOML basic string
+    assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    table = re.compile(r"^\s*\[")
+    for n, line in enumerate(lines):
+        if table.match(line):
+            lines.insert(n, entry)
+            break
+        if assign.match(line):
+            lines[n] = entry
+            break
+    else:
+        lines.append(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    if path.exists():
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
+    return path

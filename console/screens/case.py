@@ -3,6 +3,10 @@
 A decision claims the case if needed, is built and signed on this machine
 (:mod:`console.decisions`), then sent. Failures are shown here and in a notification; a
 typed rejection rationale is kept per case (``HitlApp.drafts``) so nothing is lost.
+
+The app keeps one case screen and shows each case in it (:meth:`CaseScreen.open`):
+composing and styling the screen's widgets costs more than filling them, and opening a
+case is the console's most frequent step.
 """
 
 from __future__ import annotations
@@ -10,20 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.decisions import DigestMismatch, build_decision, sign_decision
-from console.errors import Conflict, ConsoleError, NotFound
+from console.errors import BackendUnreachable, Conflict, ConsoleError, NotFound
 from console.screens.approve_dialog import ApproveDialog
 from console.screens.override_dialog import OverrideDialog
 from console.screens.reject_dialog import RejectChoice, RejectDialog
+from console.widgets.banner import Banner
 from console.widgets.case_view import VERB, CaseHeader, CaseView, decision_line
 from console.widgets.identity_bar import IdentityBar
+from console.widgets.key_bar import KeyBar
+from console.widgets.markers import sla_label
 from store.contracts import CasePublic, DecisionAction, DecisionPublic
 from store.signing import key_id
 
@@ -93,6 +100,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
 
     @dataclass
     class LoadFailed(Message):
+        case_id: int
         error: ConsoleError
 
     @dataclass
@@ -104,11 +112,15 @@ class CaseScreen(Screen[DecisionPublic | None]):
         action: DecisionAction
         error: ConsoleError
 
-    def __init__(self, case_id: int) -> None:
+    def __init__(self, case_id: int, *, cached: CasePublic | None = None) -> None:
         super().__init__()
         self.case_id = case_id
         self.case: CasePublic | None = None
         self.busy = False
+        self._cached = cached
+        self._sla: tuple[str, str] | None = None
+        self._theme: tuple[str, bool] | None = None
+        self._message = ""
 
     @property
     def hitl(self) -> HitlApp:
@@ -117,59 +129,129 @@ class CaseScreen(Screen[DecisionPublic | None]):
     def compose(self) -> ComposeResult:
         app = self.hitl
         yield IdentityBar(app.me, app.client.base_url, demo=app.settings.demo)
+        yield Banner()
         yield CaseHeader(f"#{self.case_id} loading…", id="case-header")
         yield Static(id="case-message")
         yield CaseView(id="case-body")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(CaseView).focus()
-        self.load_case()
         self.set_interval(1.0, self._tick)
+        self.hitl.back_online.subscribe(self, self._back_online)
+        self._start()
+
+    def _back_online(self, _: None) -> None:
+        if self.is_current or self.app.screen_stack[-2:][0] is self:
+            self.load_case()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every widget of a screen each time it is pushed, in case the theme
+        # changed while it was away; for this screen, pushed for every case, only then.
+        # (Textual calls each class's handler in turn; prevent_default stops the base one.)
+        theme = (self.app.theme, self.app.no_color)
+        if event.refresh_styles and theme == self._theme:
+            event.prevent_default()
+            super()._on_screen_resume(events.ScreenResume(refresh_styles=False))
+        self._theme = theme
+
+    def prepare(self, case: CasePublic) -> None:
+        """Render ``case`` ahead of :meth:`open` (while another screen is shown)."""
+        self.query_one(CaseView).prepare(case)
+
+    def open(self, case_id: int, *, cached: CasePublic | None = None) -> None:
+        """Show another case in this screen (before it is pushed again).
+
+        ``cached``, a copy fetched moments ago, is shown at once while the case is fetched
+        again; the fresh copy replaces it when it arrives.
+        """
+        self.case_id, self.case, self.busy = case_id, None, False
+        self._cached, self._sla = cached, None
+        self._say("")
+        self.query_one(CaseView).scroll_home(animate=False)
+        self._start()
+
+    def _start(self) -> None:
+        if self._cached is not None and self._cached.id == self.case_id:
+            self._show(self._cached)
+        else:
+            self.query_one(CaseHeader).update(f"#{self.case_id} loading…", layout=False)
+            self.query_one(CaseView).clear()
+        self._cached = None
+        self.load_case()
 
     # -- loading ----------------------------------------------------------------------
 
     @work(exclusive=True, group="case")
     async def load_case(self) -> None:
+        case_id = self.case_id
         try:
-            case = await self.hitl.client.case(self.case_id)
+            case = await self.hitl.client.case(case_id)
         except ConsoleError as exc:
-            self.post_message(self.LoadFailed(exc))
+            self.hitl.note_failure(exc)
+            self.post_message(self.LoadFailed(case_id, exc))
             return
+        self.hitl.note_success()
         self.post_message(self.Loaded(case))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        self.case = message.case
-        now, me = self.hitl.clock(), self.hitl.me.id
-        self.query_one(CaseHeader).show(message.case, now=now, me_id=me)
-        self.query_one(CaseView).show(message.case, now=now, me_id=me)
+        self.hitl.remember_case(message.case)
+        if message.case.id != self.case_id:
+            return  # an answer for the case shown before
+        if message.case != self.case:
+            self._show(message.case)
         if message.case.decision is not None:
             self._say(f"This case was {decision_line(message.case.decision)}.")
+        elif self._message.startswith("error: Could not load"):
+            self._say("")
+
+    def _show(self, case: CasePublic) -> None:
+        self.case = case
+        now, me = self.hitl.clock(), self.hitl.me.id
+        self._sla = sla_label(case.due_at, case.created_at, now)
+        self.query_one(CaseHeader).show(case, now=now, me_id=me)
+        self.query_one(CaseView).show(case, now=now, me_id=me)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
+        if message.case_id != self.case_id:
+            return
         if isinstance(message.error, NotFound):
             text = f"Case #{self.case_id} is not visible to you (or does not exist)."
         else:
             text = f"Could not load case #{self.case_id}: {message.error}"
+            if self.case is not None:
+                text += " (showing the copy loaded before)"
         self._say(text, error=True)
-        self.notify(text, severity="error")
+        if not isinstance(message.error, BackendUnreachable):  # the banner says that
+            self.notify(text, severity="error")
 
     def action_reload(self) -> None:
+        self.hitl.retry_now()
         self.load_case()
 
     def _tick(self) -> None:
-        if self.case is not None and self.case.status == "open":
-            now, me = self.hitl.clock(), self.hitl.me.id
-            self.query_one(CaseHeader).show(self.case, now=now, me_id=me)
-            self.query_one(CaseView).show_details(self.case, now=now, me_id=me)
+        """Move the SLA countdown; repaint only when its text changes."""
+        case = self.case
+        if case is None or case.status != "open" or not self.is_current:
+            return
+        now, me = self.hitl.clock(), self.hitl.me.id
+        label = sla_label(case.due_at, case.created_at, now)
+        if label != self._sla:
+            self._sla = label
+            self.query_one(CaseHeader).show(case, now=now, me_id=me)
+            self.query_one(CaseView).show_details(case, now=now, me_id=me)
 
     def _say(self, text: str, *, error: bool = False) -> None:
+        shown = ("error: " if error and text else "") + text
+        if shown == self._message:
+            return
+        self._message = shown
         line = self.query_one("#case-message", Static)
         line.set_class(error, "-error")
         line.set_class(bool(text), "-shown")
-        line.update(("error: " if error else "") + text)
+        line.update(shown)
 
     # -- navigation -------------------------------------------------------------------
 
@@ -188,7 +270,17 @@ class CaseScreen(Screen[DecisionPublic | None]):
 
     # -- deciding ---------------------------------------------------------------------
 
-    def _decidable(self) -> CasePublic | None:
+    def _decidable(self, *, signs_now: bool = True) -> CasePublic | None:
+        """The case, if a decision can start; else say why (``signs_now``: the next step
+        needs the signing key, so say so now if it is not there)."""
+        if signs_now and not self.hitl.key_ready:
+            problem = self.hitl.key_problem
+            self.notify(
+                problem or "Your signing key is still being unlocked; try again in a moment.",
+                title="Cannot sign",
+                severity="error" if problem else "warning",
+            )
+            return None
         case = self.case
         if case is None:
             self.notify("The case is still loading.", severity="warning")
@@ -228,7 +320,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self.app.push_screen(OverrideDialog(case), callback=picked)
 
     def action_reject(self) -> None:
-        case = self._decidable()
+        case = self._decidable(signs_now=False)  # the rationale can be written meanwhile
         if case is None:
             return
         drafts = self.hitl.drafts
@@ -273,13 +365,16 @@ class CaseScreen(Screen[DecisionPublic | None]):
             )
             decision = await app.client.decide(case.id, sign_decision(payload, app.key))
         except ConsoleError as exc:
+            app.note_failure(exc)
             self.post_message(self.DecisionFailed(action, exc))
             return
+        app.note_success()
         self.post_message(self.Decided(decision))
 
     @on(Decided)
     def _decided(self, message: Decided) -> None:
         self.busy = False
+        self.hitl.forget_case(self.case_id)
         self.hitl.drafts.pop(self.case_id, None)
         self.hitl.reject_errors.pop(self.case_id, None)
         self.dismiss(message.decision)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual import events
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Static
 
 from console.widgets.action import action_block, action_call, alternative_row, scalar
-from console.widgets.confidence import ConfidenceView
+from console.widgets.confidence import confidence_bars
 from console.widgets.markers import severity_text, sla_text
 from console.widgets.palette import Palette
 from store.contracts import CasePublic, DecisionPublic
@@ -59,7 +63,7 @@ class CaseHeader(Static):
             holder = "you" if case.claim.supervisor_id == me_id else case.claim.supervisor
             line.append(f", claimed by {holder}", style=palette.muted)
         summary = Text(case.summary, style="bold", overflow="ellipsis", no_wrap=True)
-        self.update(Group(line, summary))
+        self.update(Group(line, summary), layout=False)  # always two lines
 
 
 def _evidence(case: CasePublic, palette: Palette) -> RenderableType:
@@ -166,18 +170,23 @@ def _details(case: CasePublic, palette: Palette, *, now: datetime, me_id: int) -
     return grid
 
 
-class CaseView(VerticalScroll):
-    """The scrollable body of the case screen."""
+class CaseView(ScrollView, can_focus=True):
+    """The scrollable body of the case screen: one bordered section after another.
+
+    A Line API widget: each section is rendered once per case and width into strips, so
+    Textual lays out one widget of known height instead of measuring (rendering) every
+    section to size it, scrolling repaints from the strips, and the countdown re-renders
+    only the section holding it. The sections below the screen are rendered right after
+    the first frame.
+    """
 
     DEFAULT_CSS = """
-    CaseView > .section {
-        height: auto;
-        border: round $panel-lighten-2;
-        border-title-color: $text-accent;
-        border-title-style: bold;
-        padding: 0 1;
+    CaseView {
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;
+        overflow-x: hidden;
     }
-    CaseView:focus > .section { border: round $primary 60%; }
     """
 
     SECTIONS = (
@@ -190,31 +199,153 @@ class CaseView(VerticalScroll):
         ("details", "Case"),
     )
 
-    def compose(self) -> ComposeResult:
-        for name, title in self.SECTIONS:
-            widget: Static | ConfidenceView = (
-                ConfidenceView(id=name, classes="section")
-                if name == "confidence"
-                else Static(id=name, classes="section")
-            )
-            widget.border_title = title
-            yield widget
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.case: CasePublic | None = None
+        self._now: datetime | None = None
+        self._me_id = 0
+        #: Section name -> its rendered lines, in SECTIONS order; missing: not rendered yet.
+        self._sections: dict[str, list[Strip]] = {}
+        self._lines: list[Strip] = []
+        self._width = 0
+        self._pending = False
+        self._epoch = 0
+        #: Sections rendered ahead for a case about to be opened: (case, key, sections).
+        self._prepared: tuple[CasePublic, tuple[object, ...], dict[str, list[Strip]]] | None = None
+
+    # -- public API -------------------------------------------------------------------
 
     def show(self, case: CasePublic, *, now: datetime, me_id: int) -> None:
-        palette = Palette.of(self.app)
-        self.query_one("#proposed", Static).update(_proposed(case, palette))
-        self.query_one("#confidence", ConfidenceView).confidence = case.confidence
-        alternatives = self.query_one("#alternatives", Static)
-        alternatives.update(_alternatives(case, palette))
-        alternatives.border_title = (
-            f"Alternatives ({len(case.alternatives)})" if case.alternatives else "Alternatives"
-        )
-        self.query_one("#evidence", Static).update(_evidence(case, palette))
-        self.query_one("#reasoning", Static).update(_reasoning(case, palette))
-        self.query_one("#context", Static).update(_context(case, palette))
-        self.show_details(case, now=now, me_id=me_id)
+        self.case, self._now, self._me_id = case, now, me_id
+        self._sections.clear()
+        prepared = self._prepared
+        if prepared is not None and prepared[0] == case and prepared[1] == self._key():
+            self._sections.update(prepared[2])
+        self._prepared = None
+        self._render_sections(self.scrollable_content_region.height or 24)
+
+    def clear(self) -> None:
+        """Show nothing (until :meth:`show`)."""
+        self.case = None
+        self._sections.clear()
+        self._lines = []
+        self.virtual_size = Size(self._width, 0)
+        self.refresh()
+
+    def prepare(self, case: CasePublic) -> None:
+        """Render the first screenful of ``case`` now (while the supervisor reads the queue),
+        so that opening it does not have to."""
+        width = self.scrollable_content_region.width
+        if width <= 0 or case == self.case:
+            return
+        sections: dict[str, list[Strip]] = {}
+        lines = 0
+        enough = self.scrollable_content_region.height
+        for name, title in self.SECTIONS:
+            if name == "details" or lines >= enough:  # details show the time: render at once
+                break
+            sections[name] = self._render_section(name, title, case, width)
+            lines += len(sections[name])
+        self._prepared = (case, self._key(), sections)
 
     def show_details(self, case: CasePublic, *, now: datetime, me_id: int) -> None:
         """Refresh the parts that move with time (the SLA)."""
+        self.case, self._now, self._me_id = case, now, me_id
+        if "details" in self._sections:
+            del self._sections["details"]
+            self._render_sections(None)
+
+    @property
+    def text(self) -> str:
+        """Everything the body shows, as plain text (all sections)."""
+        self._render_sections(None)
+        return "\n".join(strip.text for strip in self._lines)
+
+    # -- rendering --------------------------------------------------------------------
+
+    def _body(self, name: str, case: CasePublic, palette: Palette, width: int) -> RenderableType:
+        if name == "proposed":
+            return _proposed(case, palette)
+        if name == "confidence":
+            return confidence_bars(case.confidence, width, palette)
+        if name == "alternatives":
+            return _alternatives(case, palette)
+        if name == "evidence":
+            return _evidence(case, palette)
+        if name == "reasoning":
+            return _reasoning(case, palette)
+        if name == "context":
+            return _context(case, palette)
+        assert self._now is not None
+        return _details(case, palette, now=self._now, me_id=self._me_id)
+
+    def _title(self, name: str, title: str, case: CasePublic) -> str:
+        if name == "alternatives" and case.alternatives:
+            return f"{title} ({len(case.alternatives)})"
+        return title
+
+    def _render_sections(self, enough: int | None) -> None:
+        """Render missing sections top to bottom; with ``enough``, stop once that many lines
+        are ready and render the rest after the next frame."""
+        case = self.case
+        width = self.scrollable_content_region.width
+        if case is None or width <= 0:
+            return
+        if width != self._width:
+            self._sections.clear()
+            self._width = width
+        lines = 0
+        for name, title in self.SECTIONS:
+            if name not in self._sections:
+                if enough is not None and lines >= enough:
+                    if not self._pending:
+                        self._pending = True
+                        self.call_after_refresh(self._render_rest)
+                    break
+                self._sections[name] = self._render_section(name, title, case, width)
+            lines += len(self._sections[name])
+        self._lines = [line for name, _ in self.SECTIONS for line in self._sections.get(name, [])]
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+
+    def _key(self) -> tuple[object, ...]:
+        """What rendered sections depend on besides the case."""
+        return (self.scrollable_content_region.width, self._epoch, self.has_focus)
+
+    def _render_section(self, name: str, title: str, case: CasePublic, width: int) -> list[Strip]:
         palette = Palette.of(self.app)
-        self.query_one("#details", Static).update(_details(case, palette, now=now, me_id=me_id))
+        console = self.app.console
+        options = console.options.update(width=width, max_width=width, height=None)
+        panel = Panel(
+            self._body(name, case, palette, width - 4),
+            title=Text(self._title(name, title, case), style=palette.title),
+            title_align="left",
+            box=box.ROUNDED,
+            border_style=palette.border_focus if self.has_focus else palette.border,
+            padding=(0, 1),
+            expand=True,
+        )
+        lines = console.render_lines(panel, options, style=self.rich_style)
+        return [Strip(line, width) for line in lines]
+
+    def _render_rest(self) -> None:
+        self._pending = False
+        self._render_sections(None)
+
+    def render_line(self, y: int) -> Strip:
+        n = int(self.scroll_offset.y) + y
+        width = self.scrollable_content_region.width
+        if n < len(self._lines):
+            return self._lines[n]
+        return Strip.blank(width, self.rich_style)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._render_sections(self.scrollable_content_region.height)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._epoch += 1
+        if self.case is not None:  # theme or focus: borders and colors change
+            self._sections.clear()
+            self._render_sections(self.scrollable_content_region.height)

@@ -6,16 +6,13 @@ their numbers, so they read the same with ``NO_COLOR``.
 
 from __future__ import annotations
 
-from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from console.widgets.palette import Palette
 from store.contracts import Confidence
 
-__all__ = ["ConfidenceView", "confidence_bars"]
+__all__ = ["confidence_bars"]
 
 LABEL = 12
 FACTOR_NAME_MAX = 22
@@ -99,19 +96,3 @@ def confidence_bars(confidence: Confidence, width: int, palette: Palette) -> Tex
             out.append(f" {factor.weight:.2f}\n")
     out.rstrip()
     return out
-
-
-class ConfidenceView(Widget):
-    """Renders a :class:`~store.contracts.Confidence` to fit its width."""
-
-    DEFAULT_CSS = """
-    ConfidenceView { height: auto; }
-    """
-
-    confidence: reactive[Confidence | None] = reactive(None, layout=True)
-
-    def render(self) -> RenderableType:
-        if self.confidence is None:
-            return Text("")
-        width = self.content_region.width or 60
-        return confidence_bars(self.confidence, width, Palette.of(self.app))

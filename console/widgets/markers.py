@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rich.style import Style
 from rich.text import Text
 
 from console.widgets.palette import Palette
@@ -21,6 +20,7 @@ __all__ = [
     "confidence_text",
     "format_left",
     "severity_text",
+    "sla_label",
     "sla_state",
     "sla_text",
 ]
@@ -34,14 +34,7 @@ SOON_CAP = timedelta(hours=1)
 
 
 def severity_text(severity: Severity | str, palette: Palette) -> Text:
-    label = SEVERITY_LABEL.get(severity, severity.upper())
-    style = {
-        "critical": palette.error + Style(reverse=True),
-        "high": palette.error,
-        "medium": palette.warning,
-        "low": palette.muted,
-    }.get(severity, palette.muted)
-    return Text(label, style=style)
+    return Text(SEVERITY_LABEL.get(severity, severity.upper()), style=palette.severity(severity))
 
 
 def sla_state(due_at: datetime, created_at: datetime, now: datetime) -> SlaState:
@@ -55,7 +48,11 @@ def sla_state(due_at: datetime, created_at: datetime, now: datetime) -> SlaState
 
 
 def format_left(left: timedelta) -> str:
-    """``12:34`` under an hour, ``3:12:45`` under a day, ``2d 03h`` beyond."""
+    """``12:34`` under an hour, ``3h 12m`` under a day, ``2d 03h`` beyond.
+
+    The text changes every second only in the last hour; further away, once a minute or
+    once an hour, so a long queue is not repainted (nor sent over SSH) every second.
+    """
     seconds = max(0, int(left.total_seconds()))
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3600)
@@ -63,18 +60,22 @@ def format_left(left: timedelta) -> str:
     if days:
         return f"{days}d {hours:02d}h"
     if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
+        return f"{hours}h {minutes:02d}m"
     return f"{minutes:02d}:{secs:02d}"
 
 
-def sla_text(due_at: datetime, created_at: datetime, now: datetime, palette: Palette) -> Text:
+def sla_label(due_at: datetime, created_at: datetime, now: datetime) -> tuple[str, SlaState]:
+    """The SLA marker's text and state: ``!! BREACHED``, ``soon 04:12`` or ``3h 12m``."""
     state = sla_state(due_at, created_at, now)
     if state == "breached":
-        return Text("!! BREACHED", style=palette.error)
+        return "!! BREACHED", state
     left = format_left(due_at - now)
-    if state == "soon":
-        return Text(f"soon {left}", style=palette.warning)
-    return Text(left)
+    return (f"soon {left}" if state == "soon" else left), state
+
+
+def sla_text(due_at: datetime, created_at: datetime, now: datetime, palette: Palette) -> Text:
+    text, state = sla_label(due_at, created_at, now)
+    return Text(text, style=palette.sla(state))
 
 
 def confidence_text(score: float, palette: Palette) -> Text:

@@ -61,20 +61,24 @@ class ConsoleEnv:
         demo: bool = False,
         flaky: FlakyTransport | None = None,
         refresh_every: float | None = 30.0,
+        settings: ConsoleSettings | None = None,
+        **kwargs: Any,
     ) -> HitlApp:
-        """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport."""
+        """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport.
+        Other keyword arguments go to :class:`HitlApp` (``key``, ``backoff``, ``keymap``)."""
         if flaky is None:
             client = self.backend.client()
         else:
             client = HitlClient("http://hitl.test", self.backend.supervisor_token, transport=flaky)
+        kwargs.setdefault("key", self.key)
         app = HitlApp(
-            ConsoleSettings(url="http://hitl.test", demo=demo),
+            settings or ConsoleSettings(url="http://hitl.test", demo=demo),
             client=client,
             me=self.me,
-            key=self.key,
             clock=self.backend.clock,
             page_size=page_size,
             refresh_every=refresh_every,
+            **kwargs,
         )
         self._apps.append(app)
         return app
@@ -216,13 +220,52 @@ def record_notifications(app: App[Any]) -> list[Notice]:
 
 
 class FlakyTransport(httpx.AsyncBaseTransport):
-    """Passes requests to the backend, except the ones ``fail`` picks: those cannot connect."""
+    """Passes requests to the backend, except the ones ``fail`` picks: those cannot connect
+    (or, with ``hang``, never answer until httpx's timeout). ``delay`` slows every answer."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.fail: Callable[[httpx.Request], bool] = lambda request: False
+        self.hang = False
+        self.delay = 0.0
+        self.sent: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail(request):
+            if self.hang:
+                raise httpx.ReadTimeout("timed out", request=request)
             raise httpx.ConnectError("connection refused", request=request)
         return await self.inner.handle_async_request(request)
+
+
+@dataclass
+class Frames:
+    """What a console wrote to its terminal: ``(seconds, bytes)`` per frame."""
+
+    writes: list[tuple[float, int]] = field(default_factory=list)
+
+    def since(self, start: int) -> int:
+        """Bytes written in the frames after the first ``start`` ones."""
+        return sum(n for _, n in self.writes[start:])
+
+
+def render_frames(app: App[Any]) -> Frames:
+    """Make ``app.run_test(headless=False)`` build every frame as a terminal would receive
+    it (escape sequences and all) and count the bytes, instead of writing them."""
+    from textual.drivers.headless_driver import HeadlessDriver
+
+    frames = Frames()
+
+    class CountingDriver(HeadlessDriver):
+        @property
+        def is_headless(self) -> bool:
+            return False
+
+        def write(self, data: str) -> None:
+            frames.writes.append((asyncio.get_running_loop().time(), len(data.encode())))
+
+    app.driver_class = CountingDriver
+    return frames

@@ -24,8 +24,7 @@ from tests.console.conftest import (
 
 
 def _cell(table: QueueTable, row: int, column: str) -> str:
-    key = table.coordinate_to_cell_key((row, 0)).row_key
-    return table.get_cell(key, column).plain
+    return table.cell_text(row, column)
 
 
 async def test_queue_lists_open_cases_most_urgent_first(console_env: ConsoleEnv) -> None:
@@ -120,7 +119,7 @@ async def test_queue_loads_the_next_page_when_the_cursor_nears_the_end(
         assert list(table.items) == [item.id for item in console_env.queue()]
         screen = app.screen
         assert isinstance(screen, QueueScreen)
-        await wait_until(pilot, lambda: not screen.loading)
+        await wait_until(pilot, lambda: not screen.fetching)
         assert screen.next_cursor is None
         assert "12 open cases · most urgent first" in screen_text(app)
 
@@ -165,7 +164,8 @@ async def test_queue_reload_picks_up_new_cases(console_env: ConsoleEnv) -> None:
 
 
 async def test_queue_says_so_when_the_backend_is_unreachable(console_env: ConsoleEnv) -> None:
-    """A dead backend shows an error line and a notification, not a crash."""
+    """A dead backend shows the OFFLINE banner with the reason and a status line saying
+    ctrl+r retries, not a crash (and no toast repeating the banner)."""
     flaky = console_env.flaky()
     flaky.fail = lambda request: True
     app = console_env.app(flaky=flaky)
@@ -174,9 +174,11 @@ async def test_queue_says_so_when_the_backend_is_unreachable(console_env: Consol
         screen = app.screen
         assert isinstance(screen, QueueScreen)
         await wait_until(pilot, lambda: screen.error is not None)
-        assert "cannot reach http://hitl.test" in screen_text(app)
-        assert [n.title for n in notices] == ["Could not load the queue"]
-        assert notices[0].severity == "error"
+        await pilot.pause()
+        text = " ".join(line.strip() for line in screen_text(app).splitlines())
+        assert "OFFLINE: cannot reach http://hitl.test" in text
+        assert "The backend is away; ctrl+r retries now." in text
+        assert [n.title for n in notices if n.severity == "error"] == []
         flaky.fail = lambda request: False
         await pilot.press("ctrl+r")
         await loaded_queue(pilot)
@@ -190,7 +192,7 @@ async def test_queue_says_when_nothing_is_waiting(backend_env: BackendEnv) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, QueueScreen)
-        await wait_until(pilot, lambda: not screen.loading)
+        await wait_until(pilot, lambda: not screen.fetching)
         assert "No open cases in your groups" in screen_text(app)
 
 
@@ -206,7 +208,7 @@ async def test_queue_summary_column_takes_the_spare_width(console_env: ConsoleEn
         app = console_env.app()
         async with app.run_test(size=(width, 24)) as pilot:
             table = await loaded_queue(pilot)
-            await wait_until(pilot, lambda: table.columns["summary"].width == expected)  # noqa: B023
+            await wait_until(pilot, lambda: table.summary_width == expected)  # noqa: B023
 
 
 async def test_queue_refreshes_itself(console_env: ConsoleEnv) -> None:

@@ -11,9 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from console.config import ConsoleSettings
+from console.connection import Backoff
 from console.screens.approve_dialog import ApproveDialog
 from console.screens.help import HelpScreen
 from console.screens.override_dialog import OverrideDialog
@@ -119,3 +122,54 @@ def test_snapshot_reject_dialog_refuses_empty(
     run = _then(_case, "r", until=RejectDialog)
     run = _then(run, "enter")
     assert snap_compare(demo_env.app(), terminal_size=size, run_before=run)
+
+
+@sizes
+def test_snapshot_command_palette(
+    snap_compare: Snap, demo_env: ConsoleEnv, size: tuple[int, int]
+) -> None:
+    """ctrl+p on a case: every action of the screen by name, with its keys."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await _case(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause(0.5)
+
+    assert snap_compare(demo_env.app(), terminal_size=size, run_before=run)
+
+
+@sizes
+def test_snapshot_queue_offline(
+    snap_compare: Snap, demo_env: ConsoleEnv, size: tuple[int, int]
+) -> None:
+    """The backend is away: OFFLINE in the header, a banner with the reason and the retry."""
+    flaky = demo_env.flaky()
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await _queue(pilot)
+        flaky.fail = lambda request: True
+        await pilot.press("ctrl+r")
+        app = pilot.app
+        # The immediate retry (ctrl+r) failed and the next one is scheduled.
+        await wait_until(pilot, lambda: app.connection.retry_at is not None)  # type: ignore[attr-defined]
+        await pilot.pause(0.2)
+
+    app = demo_env.app(flaky=flaky, backoff=Backoff(first=60, cap=60, jitter=0))
+    assert snap_compare(app, terminal_size=size, run_before=run)
+
+
+def test_snapshot_queue_theme_from_config(snap_compare: Snap, demo_env: ConsoleEnv) -> None:
+    """The theme named in the config (here nord) colors the whole console."""
+    app = demo_env.app(settings=ConsoleSettings(url="http://hitl.test", theme="nord"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_queue)
+
+
+def test_snapshot_case_no_color(
+    snap_compare: Snap, demo_env: ConsoleEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case with NO_COLOR: severity, countdown and confidence still read in words and bars."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(demo_env.app(), terminal_size=(80, 24), run_before=_case)
