@@ -536,7 +536,7 @@ def _run_pilot(spec: dict[str, Any], work: Path, pin: bool, name: str) -> dict[s
             cwd=ROOT,
             stdout=fo,
             stderr=fe,
-            env=_child_env(work),
+            env={**_child_env(work), "TERM": "xterm-256color", "COLORTERM": "truecolor"},
         )
         code, _ = _reap(proc, 1800)
     if code != 0:
@@ -656,11 +656,11 @@ def main() -> int:
     )
     print(f"load average {load_before:.2f} before, {load_after:.2f} after; 80x24 terminal")
     print()
-    print(f"| {'measure':<38} | {'hello world':>12} | {'hitl console':>12} | {'ratio':>6} | target")
-    print(f"|{'-' * 40}|{'-' * 14}|{'-' * 14}|{'-' * 8}|{'-' * 22}")
+    print(f"| {'measure':<48} | {'hello world':>12} | {'hitl console':>13} | {'ratio':>6} | target")
+    print(f"|{'-' * 50}|{'-' * 14}|{'-' * 15}|{'-' * 8}|{'-' * 22}")
 
     def row(name: str, base: str, value: str, ratio: str, target: str) -> None:
-        print(f"| {name:<38} | {base:>12} | {value:>12} | {ratio:>6} | {target}")
+        print(f"| {name:<48} | {base:>12} | {value:>13} | {ratio:>6} | {target}")
 
     row(
         "cold start to painted queue (median)",
