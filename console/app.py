@@ -148,6 +148,7 @@ class HitlApp(App[int]):
         self.case_cache: OrderedDict[int, CasePublic] = OrderedDict()
         self._case_screen: CaseScreen | None = None
         self._warmed = False
+        self._key_waiters: list[Callable[[], None]] = []
         self._keymap_given = {**settings.keymap, **(keymap or {})}
         if self._keymap_given:
             self.set_keymap(self._keymap_given)
@@ -214,6 +215,17 @@ class HitlApp(App[int]):
         except ConsoleError as exc:
             self.key_problem = f"cannot sign: {exc}"
             self.notify(str(exc), title="No signing key", severity="error", timeout=15)
+        waiting, self._key_waiters = self._key_waiters, []
+        if self._key is not None:
+            for callback in waiting:
+                callback()
+
+    def when_key_ready(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the signing key is unlocked (a decision key pressed early)."""
+        if self._key is not None:
+            callback()
+        else:
+            self._key_waiters = [callback]  # only the last key press waits
 
     # -- the connection ----------------------------------------------------------------
 

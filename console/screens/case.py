@@ -11,6 +11,7 @@ case is the console's most frequent step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -270,16 +271,23 @@ class CaseScreen(Screen[DecisionPublic | None]):
 
     # -- deciding ---------------------------------------------------------------------
 
-    def _decidable(self, *, signs_now: bool = True) -> CasePublic | None:
-        """The case, if a decision can start; else say why (``signs_now``: the next step
-        needs the signing key, so say so now if it is not there)."""
-        if signs_now and not self.hitl.key_ready:
-            problem = self.hitl.key_problem
-            self.notify(
-                problem or "Your signing key is still being unlocked; try again in a moment.",
-                title="Cannot sign",
-                severity="error" if problem else "warning",
-            )
+    def _decidable(
+        self, *, then: Callable[[], None] | None = None, signs_now: bool = True
+    ) -> CasePublic | None:
+        """The case, if a decision can start; else say why. ``signs_now``: the next step
+        needs the signing key; while it is being unlocked, ``then`` runs once it is (the
+        key press is not lost), if this case is still on screen."""
+        app = self.hitl
+        if signs_now and not app.key_ready:
+            if app.key_problem:
+                self.notify(app.key_problem, title="Cannot sign", severity="error")
+            else:
+                self.notify("Unlocking your signing key…", title="One moment")
+                if then is not None:
+                    case_id = self.case_id
+                    app.when_key_ready(
+                        lambda: then() if self.is_current and self.case_id == case_id else None
+                    )
             return None
         case = self.case
         if case is None:
@@ -294,7 +302,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         return case
 
     def action_approve(self) -> None:
-        case = self._decidable()
+        case = self._decidable(then=self.action_approve)
         if case is None:
             return
         signer = f"{self.hitl.me.name}, key {key_id(self.hitl.key.public_key())}"
@@ -306,7 +314,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self.app.push_screen(ApproveDialog(case, signer=signer), callback=confirmed)
 
     def action_override(self) -> None:
-        case = self._decidable()
+        case = self._decidable(then=self.action_override)
         if case is None:
             return
         if not case.alternatives:
