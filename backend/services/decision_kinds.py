@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from backend.policies.document import parse_policy
 from backend.problems import ProblemError
@@ -38,6 +38,7 @@ from store.contracts import (
     InfoExchange,
     Severity,
 )
+from store.groups import group_members, on_call_members
 from store.policies import find_policy_version
 from store.tables import Case, Supervisor
 
@@ -176,14 +177,6 @@ def _request_info(
     )
 
 
-def _group_members(session: Session, group: str) -> list[Supervisor]:
-    """Supervisors (and admins) who belong to ``group``: those who can decide its cases."""
-    rows = session.exec(
-        select(Supervisor).where(col(Supervisor.role).in_(("supervisor", "admin")))
-    ).all()
-    return [s for s in rows if group in s.groups]
-
-
 def _reassign(
     session: Session, case: Case, supervisor: Supervisor, payload: DecisionPayload
 ) -> Effect:
@@ -192,23 +185,34 @@ def _reassign(
         target = payload.to_group
         if target == case.group_name:
             raise ProblemError(422, "Same group", f"case {case.id} is already in group {target!r}")
-        if not _group_members(session, target):
+        if not group_members(session=session, group=target):
             raise ProblemError(
                 422,
                 "Unknown group",
                 f"nobody who can decide cases is in group {target!r}; name a group with "
                 "supervisors",
             )
+        # Routing's rule for the new group: its least-loaded on-call member is suggested.
+        pick = next(iter(on_call_members(session=session, group=target, limit=1)), None)
         values, data = content_update(session, case, {"group_name": target})
         return Effect(
             status="open",
             audit_kind="case.reassigned",
-            values=values,
+            values=values
+            | {
+                "suggested_assignee_id": pick.id if pick else None,
+                "suggested_assignee": pick.name if pick else None,
+                "routing_note": f"reassigned from {case.group_name} by {supervisor.name}",
+            },
             audit_data=data | {"from_group": case.group_name, "to_group": target},
         )
     assert payload.to_supervisor is not None
     person = next(
-        (s for s in _group_members(session, case.group_name) if s.name == payload.to_supervisor),
+        (
+            m
+            for m in group_members(session=session, group=case.group_name)
+            if m.name == payload.to_supervisor
+        ),
         None,
     )
     if person is None:
@@ -221,21 +225,13 @@ def _reassign(
     return Effect(
         status="open",
         audit_kind="case.reassigned",
-        values=_assign(case, person),
-        audit_data={"to_supervisor": person.name, "to_supervisor_id": person.id},
+        values={"suggested_assignee_id": person.id, "suggested_assignee": person.name},
+        audit_data={
+            "from_supervisor": case.suggested_assignee,
+            "to_supervisor": person.name,
+            "to_supervisor_id": person.id,
+        },
     )
-
-
-def _assign(case: Case, person: Supervisor) -> dict[str, Any]:
-    """The column values that make ``person`` the case's assignee (routing's suggested
-    assignee, which the queue shows)."""
-    if not hasattr(Case, "suggested_assignee_id"):
-        raise ProblemError(
-            422,
-            "Assignment unavailable",
-            "this backend has no assignees yet (routing adds them); reassign to a group",
-        )
-    return {"suggested_assignee_id": person.id, "suggested_assignee": person.name}
 
 
 def sla_for(session: Session, case: Case, severity: Severity) -> timedelta:

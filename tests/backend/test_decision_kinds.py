@@ -308,6 +308,38 @@ async def test_reassign_to_another_group_moves_the_case(backend_env) -> None:
     await _verified_export(backend_env)
 
 
+async def test_reassign_to_a_member_of_the_group_makes_them_the_assignee(backend_env) -> None:
+    """Reassigning to a supervisor of the case's group makes them its assignee (shown in the
+    case and the queue), releases the claim and keeps the case open in its group; the
+    content, and so its digest, does not change."""
+    status = _submit(backend_env)
+    backend_env.add_supervisor("bob", groups=["payments"])
+    desk = await Desk.of(backend_env)
+    before = await desk.case(status.id)
+    await desk.decide(status.id, "reassign", to_supervisor="bob", rationale="bob knows them")
+    case = await desk.case(status.id)
+    assert case.suggested_assignee == "bob" and case.claim is None and case.status == "open"
+    assert case.group == "payments" and case.content_digest == before.content_digest
+    item = next(i for i in (await desk.client.queue()).items if i.id == status.id)
+    assert item.suggested_assignee == "bob"
+    event = next(d for k, d in _events(backend_env, status.id) if k == "case.reassigned")
+    assert event["to_supervisor"] == "bob"
+    await _verified_export(backend_env)
+
+
+async def test_reassign_to_a_group_suggests_one_of_its_members(backend_env) -> None:
+    """A case reassigned to another group is suggested to that group's least-loaded member
+    on call, and says why it is there."""
+    status = _submit(backend_env)
+    backend_env.add_supervisor("carol", groups=["escalations"])
+    desk = await Desk.of(backend_env)
+    await desk.decide(status.id, "reassign", to_group="escalations", rationale="senior look")
+    with read_session(backend_env.state.engine) as session:
+        row = session.get(Case, status.id)
+    assert row is not None and row.suggested_assignee == "carol"
+    assert row.routing_note == "reassigned from payments by alice"
+
+
 async def test_reassign_refusals(backend_env) -> None:
     """Reassigning to the case's own group, to a group nobody can work in, or to someone
     who is not a supervisor of the case's group is 422 saying so; the case is unchanged."""
