@@ -395,6 +395,10 @@ class CaseScreen(Screen[DecisionPublic | None]):
             self.hitl.reject_errors[self.case_id] = str(message.error)
             text += " (your rationale is kept: press r)"
         self._say(text, error=True)
-        self.notify(str(message.error), title=f"Not {VERB[message.action]}", severity="error")
+        self.notify(
+            str(message.error),
+            title=f"Not {VERB.get(message.action, message.action)}",
+            severity="error",
+        )
         if isinstance(message.error, Conflict | DigestMismatch):
             self.load_case()  # show what changed: a claim, a decision, new content

@@ -29,7 +29,17 @@ from store.contracts import CasePublic, DecisionPublic
 
 __all__ = ["CaseHeader", "CaseView", "decision_line"]
 
-VERB = {"approve": "approved", "override": "overridden", "reject": "rejected"}
+#: How each kind of signed decision reads after the fact ("… by alice at …").
+VERB: dict[str, str] = {
+    "approve": "approved",
+    "override": "overridden",
+    "reject": "rejected",
+    "request_info": "sent back with a question",
+    "reassign": "reassigned",
+    "raise_severity": "raised in severity",
+    "defer": "deferred",
+    "fallback": "settled by its fallback action",
+}
 
 
 def _hhmm(moment: datetime) -> str:
@@ -38,7 +48,7 @@ def _hhmm(moment: datetime) -> str:
 
 def decision_line(decision: DecisionPublic) -> str:
     """``approved by alice at 2026-03-02 09:03 UTC``"""
-    how = VERB[decision.action]
+    how = VERB.get(decision.action, decision.action)
     if decision.action == "override" and decision.alternative_index is not None:
         how += f" with alternative {decision.alternative_index + 1}"
     return f"{how} by {decision.supervisor} at {_hhmm(decision.decided_at)}"

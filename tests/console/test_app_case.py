@@ -101,3 +101,24 @@ async def test_case_not_visible_says_so(console_env: ConsoleEnv) -> None:
         await pilot.press("a")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, CaseScreen))
+
+
+async def test_case_settled_by_its_fallback_reads_as_such(console_env: ConsoleEnv) -> None:
+    """A case the SLA sweeper settled (a system `fallback` decision) opens and says so."""
+    from datetime import timedelta
+
+    from backend.services.fallbacks import sweep_once
+
+    app = console_env.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_case(pilot)
+        case = screen.case
+        assert case is not None
+        console_env.backend.clock.now = case.due_at + timedelta(minutes=1)
+        sweep_once(console_env.backend.state)
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot, lambda: screen.case is not None and screen.case.decision is not None
+        )
+        await pilot.pause()
+        assert "settled by its fallback action" in " ".join(screen_text(app).split())
