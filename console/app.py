@@ -33,6 +33,7 @@ from console.client import HitlClient
 from console.commands_palette import HitlCommands
 from console.config import ConsoleSettings, save_setting
 from console.connection import Backoff, Connection
+from console.drafts import Drafts
 from console.errors import BackendUnreachable, ConsoleError, KeyStoreError
 from console.screens.help import HelpEntry, HelpScreen, HelpSection
 from console.screens.queue import QueueScreen
@@ -140,10 +141,9 @@ class HitlApp(App[int]):
         self.page_size = page_size
         #: Seconds between automatic queue refreshes (``None``: only on ctrl+r).
         self.refresh_every = refresh_every
-        #: Rejection rationales typed per case, kept until the decision is recorded.
-        self.drafts: dict[int, str] = {}
-        #: The last error of a failed rejection per case, shown when the dialog reopens.
-        self.reject_errors: dict[int, str] = {}
+        #: What was typed in decision dialogs, per case and kind, kept until a decision on
+        #: the case is recorded (with the last failure, shown when the dialog reopens).
+        self.drafts = Drafts()
         #: Cases fetched lately (the one under the cursor is fetched ahead), newest last.
         self.case_cache: OrderedDict[int, CasePublic] = OrderedDict()
         self._case_screen: CaseScreen | None = None
@@ -331,16 +331,32 @@ class HitlApp(App[int]):
         """Where each binding lives, in the order a supervisor meets them."""
         from console.screens.approve_dialog import ApproveDialog
         from console.screens.case import CaseScreen
+        from console.screens.confirm_dialog import ConfirmDialog
+        from console.screens.custom_action_dialog import CustomActionDialog
+        from console.screens.defer_dialog import DeferDialog
+        from console.screens.edit_args_dialog import EditArgsDialog
         from console.screens.override_dialog import OverrideDialog
+        from console.screens.question_dialog import QuestionDialog
+        from console.screens.rationale_dialog import RationaleDialog
+        from console.screens.reassign_dialog import ReassignDialog
         from console.screens.reject_dialog import RejectDialog
+        from console.screens.severity_dialog import SeverityDialog
 
         return (
             ("Everywhere", (HitlApp,)),
             ("Queue", (QueueTable, QueueScreen)),
             ("Case", (CaseScreen,)),
             ("Approve dialog", (ApproveDialog,)),
+            ("Edit and approve dialog", (EditArgsDialog,)),
             ("Override dialog", (OverrideDialog,)),
+            ("Custom action dialog", (CustomActionDialog,)),
             ("Reject dialog", (RejectDialog,)),
+            ("Rationale prompt", (RationaleDialog,)),
+            ("Ask the agent dialog", (QuestionDialog,)),
+            ("Reassign dialog", (ReassignDialog,)),
+            ("Defer dialog", (DeferDialog,)),
+            ("Raise severity dialog", (SeverityDialog,)),
+            ("Confirm dialog", (ConfirmDialog,)),
             ("Help", (HelpScreen,)),
         )
 

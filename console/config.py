@@ -67,6 +67,11 @@ class ConsoleSettings(BaseModel):
         description="Color theme (any Textual theme: textual-dark, nord, gruvbox, "
         "textual-light, ...); picking one with ctrl+t saves it here",
     )
+    after_decision: Literal["next", "queue"] = Field(
+        default="next",
+        description="After a decision: open the next case in the queue (triage), or go "
+        "back to the queue",
+    )
     keymap: dict[str, str] = Field(
         default_factory=dict,
         description='Key overrides by binding id, e.g. {"case.approve" = "A", '

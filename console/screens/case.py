@@ -1,8 +1,12 @@
-"""One case, everything about it, and the three decisions: approve, override, reject.
+"""One case, everything about it, and a key per kind of decision.
 
-A decision claims the case if needed, is built and signed on this machine
-(:mod:`console.decisions`), then sent. Failures are shown here and in a notification; a
-typed rejection rationale is kept per case (``HitlApp.drafts``) so nothing is lost.
+a approve, e edit the arguments then approve, o override (an alternative, or c for an
+action of your own), r reject, i ask the agent, t reassign, d defer, s raise the severity;
+c claims the case, u releases it. Each opens its dialog (``console/screens/*_dialog.py``);
+every decision then goes through one worker, :meth:`CaseScreen.decide`: claim, build
+(:mod:`console.decisions`), confirm where needed (showing exactly what is signed), sign,
+send. Failures are shown here and in a notification; what was typed is kept per case and
+kind (``HitlApp.drafts``) so nothing is lost, and a 409 shows what changed.
 
 The app keeps one case screen and shows each case in it (:meth:`CaseScreen.open`):
 composing and styling the screen's widgets costs more than filling them, and opening a
@@ -15,25 +19,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from pydantic import ValidationError
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from console.decisions import DigestMismatch, build_decision, sign_decision
-from console.errors import BackendUnreachable, Conflict, ConsoleError, NotFound
+from console.decisions import (
+    DecisionRequest,
+    DigestMismatch,
+    InvalidDecision,
+    build_decision,
+    higher_severities,
+    needs_confirmation,
+    needs_rationale,
+    sign_decision,
+    what_changed,
+)
+from console.errors import ApiError, BackendUnreachable, Conflict, ConsoleError, NotFound
 from console.screens.approve_dialog import ApproveDialog
-from console.screens.override_dialog import OverrideDialog
-from console.screens.reject_dialog import RejectChoice, RejectDialog
+from console.screens.confirm_dialog import ConfirmDialog
+from console.screens.custom_action_dialog import CustomActionDialog
+from console.screens.decision_dialog import DialogResult, RationaleMode
+from console.screens.defer_dialog import DeferDialog
+from console.screens.edit_args_dialog import EditArgsDialog
+from console.screens.override_dialog import CUSTOM, OverrideDialog
+from console.screens.question_dialog import QuestionDialog
+from console.screens.rationale_dialog import RationaleDialog
+from console.screens.reassign_dialog import ReassignDialog
+from console.screens.reject_dialog import RejectDialog
+from console.screens.severity_dialog import SeverityDialog
 from console.widgets.banner import Banner
 from console.widgets.case_view import VERB, CaseHeader, CaseView, decision_line
 from console.widgets.identity_bar import IdentityBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.markers import sla_label
-from store.contracts import CasePublic, DecisionAction, DecisionPublic
-from store.signing import key_id
+from store.contracts import CasePublic, ClaimPublic, DecisionKind, DecisionPublic
+from store.signing import fingerprint
 
 if TYPE_CHECKING:
     from console.app import HitlApp
@@ -55,11 +79,18 @@ class CaseScreen(Screen[DecisionPublic | None]):
             tooltip="Sign and approve the proposed action",
         ),
         Binding(
+            "e",
+            "edit",
+            "Edit",
+            id="case.edit",
+            tooltip="Edit the proposed action's arguments (JSON), then sign the approval",
+        ),
+        Binding(
             "o",
             "override",
             "Override",
             id="case.override",
-            tooltip="Sign an override: pick one of the agent's alternatives",
+            tooltip="Sign an override: one of the agent's alternatives (1-9) or your own (c)",
         ),
         Binding(
             "r",
@@ -67,6 +98,51 @@ class CaseScreen(Screen[DecisionPublic | None]):
             "Reject",
             id="case.reject",
             tooltip="Sign a rejection with a rationale (the agent does nothing)",
+        ),
+        Binding(
+            "i",
+            "ask",
+            "Ask",
+            id="case.ask",
+            tooltip="Request info: sign a question to the agent; the case waits for the answer",
+        ),
+        Binding(
+            "t",
+            "reassign",
+            "Reassign",
+            id="case.reassign",
+            tooltip="Reassign to a person of the case's group or to another group, with a reason",
+        ),
+        Binding(
+            "d",
+            "defer",
+            "Defer",
+            id="case.defer",
+            tooltip="Defer: out of the queue for a while (never past its due time), with a reason",
+        ),
+        Binding(
+            "s",
+            "raise_severity",
+            "Raise severity",
+            show=False,
+            id="case.raise",
+            tooltip="Raise the severity (due sooner); you keep the claim",
+        ),
+        Binding(
+            "c",
+            "claim",
+            "Claim",
+            show=False,
+            id="case.claim",
+            tooltip="Claim the case: others cannot decide it while you hold it",
+        ),
+        Binding(
+            "u",
+            "release",
+            "Release",
+            show=False,
+            id="case.release",
+            tooltip="Release your claim, so anyone in the group can take the case at once",
         ),
         Binding("escape", "back", "Back", id="case.back", tooltip="Back to the queue"),
         Binding(
@@ -110,7 +186,27 @@ class CaseScreen(Screen[DecisionPublic | None]):
 
     @dataclass
     class DecisionFailed(Message):
-        action: DecisionAction
+        action: DecisionKind
+        error: ConsoleError
+        #: The drafts key of what was typed for this decision ("" if nothing).
+        draft: str = ""
+
+    @dataclass
+    class NotSigned(Message):
+        """The supervisor cancelled at the confirmation: nothing was signed."""
+
+        action: DecisionKind
+        claim: ClaimPublic
+
+    @dataclass
+    class ClaimChanged(Message):
+        case_id: int
+        claim: ClaimPublic | None
+
+    @dataclass
+    class ClaimFailed(Message):
+        case_id: int
+        release: bool
         error: ConsoleError
 
     def __init__(self, case_id: int, *, cached: CasePublic | None = None) -> None:
@@ -122,6 +218,8 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self._sla: tuple[str, str] | None = None
         self._theme: tuple[str, bool] | None = None
         self._message = ""
+        #: After a 409: (what was said, the draft note, the case as it was shown).
+        self._conflict: tuple[str, str, CasePublic | None] | None = None
 
     @property
     def hitl(self) -> HitlApp:
@@ -167,7 +265,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         again; the fresh copy replaces it when it arrives.
         """
         self.case_id, self.case, self.busy = case_id, None, False
-        self._cached, self._sla = cached, None
+        self._cached, self._sla, self._conflict = cached, None, None
         self._say("")
         self.query_one(CaseView).scroll_home(animate=False)
         self._start()
@@ -200,10 +298,15 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self.hitl.remember_case(message.case)
         if message.case.id != self.case_id:
             return  # an answer for the case shown before
+        conflict = self._conflict_note(message.case)
         if message.case != self.case:
             self._show(message.case)
-        if message.case.decision is not None:
+        if conflict is not None:
+            self._say(conflict, error=True)
+        elif message.case.decision is not None:
             self._say(f"This case was {decision_line(message.case.decision)}.")
+        elif message.case.status == "info_requested":
+            self._say("This case waits on the agent's answer to a question.")
         elif self._message.startswith("error: Could not load"):
             self._say("")
 
@@ -272,11 +375,16 @@ class CaseScreen(Screen[DecisionPublic | None]):
     # -- deciding ---------------------------------------------------------------------
 
     def _decidable(
-        self, *, then: Callable[[], None] | None = None, signs_now: bool = True
+        self,
+        *,
+        then: Callable[[], None] | None = None,
+        signs_now: bool = True,
+        final: bool = False,
     ) -> CasePublic | None:
         """The case, if a decision can start; else say why. ``signs_now``: the next step
         needs the signing key; while it is being unlocked, ``then`` runs once it is (the
-        key press is not lost), if this case is still on screen."""
+        key press is not lost), if this case is still on screen. ``final``: approve,
+        override or reject, which a case settled by its fallback still takes (post hoc)."""
         app = self.hitl
         if signs_now and not app.key_ready:
             if app.key_problem:
@@ -296,109 +404,334 @@ class CaseScreen(Screen[DecisionPublic | None]):
         if self.busy:
             self.notify("A decision is on its way; wait for the answer.", severity="warning")
             return None
+        if case.status == "fallback" and final and case.post_hoc_decision is None:
+            return case  # recorded post hoc, for review
+        if case.status == "info_requested":
+            self.notify("This case waits on the agent's answer to a question.", severity="warning")
+            return None
         if case.status != "open":
             self.notify("This case is already decided.", severity="warning")
             return None
         return case
 
+    def _ask(
+        self,
+        case: CasePublic,
+        kind: str,
+        make: Callable[[dict[str, str], str | None], ModalScreen[DialogResult]],
+        then: Callable[[DecisionRequest], None] | None = None,
+    ) -> None:
+        """Open a decision dialog with the case's draft for ``kind``; keep what is typed;
+        sign what it returns (or hand it to ``then``)."""
+        drafts, case_id = self.hitl.drafts, case.id
+
+        def closed(result: DialogResult | None) -> None:
+            if result is None:
+                return
+            drafts.keep(case_id, kind, result.values)
+            if result.request is not None and self.case_id == case_id:
+                if then is not None:
+                    then(result.request)
+                else:
+                    self._submit(result.request, draft=kind)
+
+        self.app.push_screen(
+            make(drafts.get(case_id, kind), drafts.error(case_id, kind)), callback=closed
+        )
+
+    def _with_rationale(self, case: CasePublic, request: DecisionRequest) -> None:
+        """Sign ``request``, asking first for the rationale the policy rule requires."""
+        if not needs_rationale(case, request.action) or request.rationale:
+            self._submit(request, draft=request.action)
+            return
+        self._ask(
+            case,
+            request.action,
+            lambda draft, error: RationaleDialog(case, request, draft=draft, error=error),
+        )
+
     def action_approve(self) -> None:
-        case = self._decidable(then=self.action_approve)
+        case = self._decidable(then=self.action_approve, final=True)
+        if case is not None:
+            self._with_rationale(case, DecisionRequest("approve"))
+
+    def action_edit(self) -> None:
+        case = self._decidable(signs_now=False, final=True)  # the edit can be made meanwhile
         if case is None:
             return
-        signer = f"{self.hitl.me.name}, key {key_id(self.hitl.key.public_key())}"
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self._submit("approve")
-
-        self.app.push_screen(ApproveDialog(case, signer=signer), callback=confirmed)
+        mode: RationaleMode = "required" if needs_rationale(case, "approve") else "none"
+        self._ask(
+            case,
+            EditArgsDialog.KIND,
+            lambda draft, error: EditArgsDialog(case, draft=draft, error=error, rationale=mode),
+        )
 
     def action_override(self) -> None:
-        case = self._decidable(then=self.action_override)
+        case = self._decidable(then=self.action_override, final=True)
         if case is None:
-            return
-        if not case.alternatives:
-            self.notify("The agent offered no alternatives to pick.", severity="warning")
             return
 
         def picked(index: int | None) -> None:
-            if index is not None:
-                self._submit("override", alternative_index=index)
+            if index is None or self.case_id != case.id:
+                return
+            if index == CUSTOM:
+                self._ask(
+                    case,
+                    CustomActionDialog.KIND,
+                    lambda draft, error: CustomActionDialog(case, draft=draft, error=error),
+                )
+            else:
+                self._with_rationale(case, DecisionRequest("override", alternative_index=index))
 
         self.app.push_screen(OverrideDialog(case), callback=picked)
 
     def action_reject(self) -> None:
-        case = self._decidable(signs_now=False)  # the rationale can be written meanwhile
+        case = self._decidable(signs_now=False, final=True)  # the rationale can be typed meanwhile
+        if case is not None:
+            self._ask(
+                case,
+                RejectDialog.KIND,
+                lambda draft, error: RejectDialog(case, draft=draft, error=error),
+            )
+
+    def action_ask(self) -> None:
+        case = self._decidable(signs_now=False)
+        if case is not None:
+            self._ask(
+                case,
+                QuestionDialog.KIND,
+                lambda draft, error: QuestionDialog(case, draft=draft, error=error),
+            )
+
+    def action_reassign(self) -> None:
+        case = self._decidable(signs_now=False)
+        if case is not None:
+            me = self.hitl.me.name
+            self._ask(
+                case,
+                ReassignDialog.KIND,
+                lambda draft, error: ReassignDialog(case, me=me, draft=draft, error=error),
+            )
+
+    def action_defer(self) -> None:
+        case = self._decidable(signs_now=False)
+        if case is not None:
+            self._ask(
+                case,
+                DeferDialog.KIND,
+                lambda draft, error: DeferDialog(case, draft=draft, error=error),
+            )
+
+    def action_raise_severity(self) -> None:
+        case = self._decidable(signs_now=False)
         if case is None:
             return
-        drafts = self.hitl.drafts
-
-        def closed(choice: RejectChoice | None) -> None:
-            if choice is None:
-                return
-            drafts[case.id] = choice.rationale
-            if choice.submit:
-                self._submit("reject", rationale=choice.rationale)
-
-        dialog = RejectDialog(
-            case, draft=drafts.get(case.id, ""), error=self.hitl.reject_errors.get(case.id)
+        if not higher_severities(case):
+            self.notify("This case is already critical.", severity="warning")
+            return
+        self._ask(
+            case,
+            SeverityDialog.KIND,
+            lambda draft, error: SeverityDialog(
+                case, draft=draft, error=error, rationale="optional"
+            ),
         )
-        self.app.push_screen(dialog, callback=closed)
 
-    def _submit(
-        self, action: DecisionAction, *, alternative_index: int | None = None, rationale: str = ""
-    ) -> None:
+    def _submit(self, request: DecisionRequest, *, draft: str) -> None:
         self.busy = True
-        self._say(f"claiming, signing and sending: {action}…")
-        self.decide(action, alternative_index, rationale)
+        self._say(f"claiming, signing and sending: {request.action}…")
+        self.decide(request, draft)
 
     @work(exclusive=True, group="decision")
-    async def decide(
-        self, action: DecisionAction, alternative_index: int | None, rationale: str
-    ) -> None:
+    async def decide(self, request: DecisionRequest, draft: str = "") -> None:
+        """The one way a decision is made: claim (or renew the claim), build, confirm where
+        needed (showing exactly the payload), sign, send. ``draft``: the drafts key of what
+        the supervisor typed, kept if this fails."""
         app, case = self.hitl, self.case
         assert case is not None
         try:
             # Claim (or renew your claim) first: a decision is made under its token.
             claim = await app.client.claim(case.id)
-            payload = build_decision(
-                case,
-                claim_token=claim.token,
-                action=action,
-                supervisor_id=app.me.id,
-                key=app.key,
-                alternative_index=alternative_index,
-                rationale=rationale,
-                signed_at=app.clock(),
-            )
+            try:
+                payload = build_decision(
+                    case,
+                    claim_token=claim.token,
+                    supervisor_id=app.me.id,
+                    key=app.key,
+                    signed_at=app.clock(),
+                    **request.details(),
+                )
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise InvalidDecision(f"not a valid {request.action}: {reason}") from exc
+            if needs_confirmation(case, request.action):
+                key = app.key.public_key()
+                dialog_class = ApproveDialog if request.action == "approve" else ConfirmDialog
+                dialog = dialog_class(
+                    case, payload, signer=app.me.name, fingerprint=fingerprint(key)
+                )
+                if not await app.push_screen_wait(dialog):
+                    self.post_message(self.NotSigned(request.action, claim))
+                    return
             decision = await app.client.decide(case.id, sign_decision(payload, app.key))
         except ConsoleError as exc:
             app.note_failure(exc)
-            self.post_message(self.DecisionFailed(action, exc))
+            self.post_message(self.DecisionFailed(request.action, exc, draft))
             return
         app.note_success()
         self.post_message(self.Decided(decision))
 
+    @on(NotSigned)
+    def _not_signed(self, message: NotSigned) -> None:
+        self.busy = False
+        until = f"{message.claim.expires_at:%H:%M:%S} UTC"
+        self._say(f"Nothing signed. You hold the claim until {until} (u releases it).")
+        self.load_case()
+
     @on(Decided)
     def _decided(self, message: Decided) -> None:
         self.busy = False
+        decision = message.decision
         self.hitl.forget_case(self.case_id)
-        self.hitl.drafts.pop(self.case_id, None)
-        self.hitl.reject_errors.pop(self.case_id, None)
-        self.dismiss(message.decision)
+        if decision.action == "raise_severity":
+            # The case stays open and claimed by you: keep working on it.
+            self.hitl.drafts.keep(self.case_id, SeverityDialog.KIND, {})
+            self._say(f"Case #{self.case_id} {decision_line(decision)}; you keep the claim.")
+            self.notify(
+                f"Case #{self.case_id} {decision_line(decision)}", title="Decision recorded"
+            )
+            self.load_case()
+            return
+        self.hitl.drafts.clear(self.case_id)
+        self.dismiss(decision)
 
     @on(DecisionFailed)
     def _decision_failed(self, message: DecisionFailed) -> None:
         self.busy = False
-        text = f"could not {message.action} case #{self.case_id}: {message.error}"
-        if message.action == "reject":
-            self.hitl.reject_errors[self.case_id] = str(message.error)
-            text += " (your rationale is kept: press r)"
-        self._say(text, error=True)
+        error = message.error
+        verb = _VERB_NOW.get(message.action, message.action)
+        drafts = self.hitl.drafts
+        conflict = isinstance(error, Conflict | DigestMismatch)
+        shown = error.title if isinstance(error, ApiError) and conflict else str(error)
+        text = f"could not {verb} case #{self.case_id}: {shown}"
+        kept = ""
+        if message.draft:
+            drafts.failed(self.case_id, message.draft, str(error))
+            if drafts.get(self.case_id, message.draft):
+                what = "your rationale" if message.draft == "reject" else "what you typed"
+                kept = f" ({what} is kept: press {self._key_for(message.draft)})"
+        self._say(text + kept, error=True)
         self.notify(
-            str(message.error),
+            str(error),
             title=f"Not {VERB.get(message.action, message.action)}",
             severity="error",
         )
-        if isinstance(message.error, Conflict | DigestMismatch):
-            self.load_case()  # show what changed: a claim, a decision, new content
+        if conflict:
+            # Show what changed: a claim, a decision made elsewhere, new content.
+            self._conflict = (text, kept, self.case)
+            self.load_case()
+
+    def _key_for(self, draft: str) -> str:
+        """The key that reopens the dialog of ``draft`` (after the keymap)."""
+        binding_id = _DRAFT_BINDING.get(draft, "")
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                keys = self.hitl.keys_for(binding)
+                return keys + (", then c" if draft == CustomActionDialog.KIND else "")
+        return "its key"
+
+    def _conflict_note(self, case: CasePublic) -> str | None:
+        """After a 409: the error, then what is different in ``case`` (the fresh copy)."""
+        if self._conflict is None:
+            return None
+        text, kept, before = self._conflict
+        self._conflict = None
+        if before is None or before.id != case.id:
+            return None
+        changes = what_changed(before, case, me_id=self.hitl.me.id)
+        return f"{text}. Now: {'; '.join(changes) or 'nothing visible changed'}{kept}"
+
+    # -- claiming -----------------------------------------------------------------------
+
+    def action_claim(self) -> None:
+        if self._claimable() is not None:
+            self._say(f"claiming case #{self.case_id}…")
+            self.change_claim(self.case_id, release=False)
+
+    def action_release(self) -> None:
+        case = self._claimable()
+        if case is None:
+            return
+        if case.claim is None or case.claim.supervisor_id != self.hitl.me.id:
+            self.notify("You do not hold the claim on this case.", severity="warning")
+            return
+        self._say(f"releasing case #{self.case_id}…")
+        self.change_claim(self.case_id, release=True)
+
+    def _claimable(self) -> CasePublic | None:
+        case = self.case
+        if case is None:
+            self.notify("The case is still loading.", severity="warning")
+        elif self.busy:
+            self.notify("A decision is on its way; wait for the answer.", severity="warning")
+            return None
+        return case
+
+    @work(exclusive=True, group="claim")
+    async def change_claim(self, case_id: int, release: bool) -> None:
+        client = self.hitl.client
+        try:
+            if release:
+                await client.release_claim(case_id)
+                claim = None
+            else:
+                claim = await client.claim(case_id)
+        except ConsoleError as exc:
+            self.hitl.note_failure(exc)
+            self.post_message(self.ClaimFailed(case_id, release, exc))
+            return
+        self.hitl.note_success()
+        self.post_message(self.ClaimChanged(case_id, claim))
+
+    @on(ClaimChanged)
+    def _claim_changed(self, message: ClaimChanged) -> None:
+        self.hitl.forget_case(message.case_id)
+        if message.case_id != self.case_id:
+            return
+        claim = message.claim
+        if claim is None:
+            self._say(f"Released case #{self.case_id}: anyone in {self._group} can take it.")
+        else:
+            until = f"{claim.expires_at:%H:%M:%S} UTC"
+            self._say(f"You hold case #{self.case_id} until {until} (claim token {claim.token}).")
+        self.load_case()
+
+    @property
+    def _group(self) -> str:
+        return self.case.group if self.case is not None else "its group"
+
+    @on(ClaimFailed)
+    def _claim_failed(self, message: ClaimFailed) -> None:
+        if message.case_id != self.case_id:
+            return
+        verb = "release" if message.release else "claim"
+        self._say(f"could not {verb} case #{self.case_id}: {message.error}", error=True)
+        if isinstance(message.error, Conflict):
+            self.load_case()
+
+
+#: "could not … case #12"
+_VERB_NOW = {"request_info": "ask the agent about", "raise_severity": "raise the severity of"}
+
+#: Which case binding reopens the dialog of each kind of draft.
+_DRAFT_BINDING = {
+    "approve": "case.approve",
+    "override": "case.override",
+    "reject": "case.reject",
+    "approve_edited": "case.edit",
+    "override_custom": "case.override",
+    "request_info": "case.ask",
+    "reassign": "case.reassign",
+    "defer": "case.defer",
+    "raise_severity": "case.raise",
+}

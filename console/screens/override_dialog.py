@@ -1,4 +1,5 @@
-"""Pick one of the agent's numbered alternatives: 1..9, or arrows and enter."""
+"""Pick one of the agent's numbered alternatives (1..9, or arrows and enter), or c for an
+action of your own (:class:`~console.screens.custom_action_dialog.CustomActionDialog`)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from console.widgets.action import alternative_row
 from console.widgets.palette import Palette
 from store.contracts import CasePublic
 
-__all__ = ["OverrideDialog"]
+__all__ = ["CUSTOM", "OverrideDialog"]
+
+#: What the dialog is dismissed with when the supervisor wants a custom action instead.
+CUSTOM = -1
 
 _PICK = Binding.Group("Pick by number")
 
 
 class OverrideDialog(ModalScreen[int | None]):
-    """Dismissed with the 0-based index of the picked alternative, or ``None``."""
+    """Dismissed with the 0-based index of the picked alternative, :data:`CUSTOM`, or
+    ``None``."""
 
     CSS_PATH = "dialogs.tcss"
     BINDING_GROUP_TITLE = "Override dialog"
@@ -38,6 +43,13 @@ class OverrideDialog(ModalScreen[int | None]):
             for n in range(1, 10)
         ),
         Binding(
+            "c",
+            "custom",
+            "Custom action",
+            id="override.custom",
+            tooltip="Override with an action of your own: a name, JSON arguments, a rationale",
+        ),
+        Binding(
             "escape", "cancel", "Cancel", id="override.cancel", tooltip="Close without deciding"
         ),
     ]
@@ -53,11 +65,14 @@ class OverrideDialog(ModalScreen[int | None]):
             options = []
             for n, alt in enumerate(self.case.alternatives, 1):
                 options.append(Option(alternative_row(n, alt, palette), id=str(n - 1)))
-            yield OptionList(*options)
-            yield Static(
-                f"1-{len(self.case.alternatives)} or ↑↓ enter  sign this override    esc  cancel",
-                classes="hint",
-            )
+            count = len(self.case.alternatives)
+            if options:
+                yield OptionList(*options)
+                hint = f"1-{count} or ↑↓ enter  sign this override    c  your own action    "
+            else:
+                yield Static("The agent offered no alternatives.", classes="what")
+                hint = "c  override with an action of your own    "
+            yield Static(hint + "esc  cancel", classes="hint")
 
     def action_pick(self, index: int) -> None:
         if 0 <= index < len(self.case.alternatives):
@@ -68,6 +83,9 @@ class OverrideDialog(ModalScreen[int | None]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.action_pick(event.option_index)
+
+    def action_custom(self) -> None:
+        self.dismiss(CUSTOM)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

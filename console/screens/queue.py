@@ -237,3 +237,11 @@ class QueueScreen(Screen[None]):
             f"{decision.key_id[:12]}…",
             title="Decision recorded",
         )
+        if self.hitl.settings.after_decision == "next":
+            self.open_next()
+
+    def open_next(self) -> None:
+        """Triage: open the case now under the cursor (the next one, the decided one gone)."""
+        case_id = self.table.current_case_id
+        if case_id is not None:
+            self.hitl.open_case(case_id, callback=self._case_closed)

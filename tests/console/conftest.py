@@ -163,7 +163,7 @@ async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], within:
     deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate}")
+            raise AssertionError(f"timed out waiting for {predicate}:\n{screen_text(pilot.app)}")
         await pilot.pause(0.02)
 
 

@@ -1,4 +1,6 @@
-"""Deciding from the console: approve, override, reject; and what happens when it fails."""
+"""Deciding from the console: approve, override, reject; and what happens when it fails.
+
+The other kinds, the confirmation, drafts and 409s: test_app_decisions_kinds.py."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from textual.widgets import Input
 
 from console.screens.approve_dialog import ApproveDialog
 from console.screens.case import CaseScreen
+from console.screens.confirm_dialog import ConfirmDialog
 from console.screens.override_dialog import OverrideDialog
 from console.screens.queue import QueueScreen
 from console.screens.reject_dialog import RejectDialog
@@ -29,14 +32,29 @@ async def _back_on_queue(pilot) -> QueueTable:  # type: ignore[no-untyped-def]
     return pilot.app.screen.query_one(QueueTable)
 
 
+async def _next_case(pilot, decided: int) -> CaseScreen:  # type: ignore[no-untyped-def]
+    """After a decision the next case of the queue opens (triage flow)."""
+
+    def showing_next() -> bool:
+        screen = pilot.app.screen
+        return isinstance(screen, CaseScreen) and screen.case_id != decided
+
+    await wait_until(pilot, showing_next)
+    screen = pilot.app.screen
+    assert isinstance(screen, CaseScreen)
+    return screen
+
+
 async def test_approve_signs_and_the_backend_shows_the_case_decided(
     console_env: ConsoleEnv,
 ) -> None:
     """a, then y: the case is claimed, signed with the supervisor's key and decided; the
-    console says so and the row leaves the queue."""
+    console says so, the row leaves the queue and the next case opens."""
     app = console_env.app()
     notices = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded_queue(pilot)
+        second = list(table.items)[1]
         screen = await open_case(pilot)
         case_id = screen.case_id
         await pilot.press("a")
@@ -45,7 +63,8 @@ async def test_approve_signs_and_the_backend_shows_the_case_decided(
         assert f"Approve case #{case_id}?" in text
         assert key_id(console_env.key.public_key()) in text
         await pilot.press("y")
-        table = await _back_on_queue(pilot)
+        after = await _next_case(pilot, case_id)
+        assert after.case_id == second
         assert case_id not in table.items
         assert table.row_count == 11
     decided = console_env.case(case_id)
@@ -84,7 +103,9 @@ async def test_override_picks_an_alternative_by_number(console_env: ConsoleEnv) 
         for n, alt in enumerate(case.alternatives, 1):
             assert f"{n}  {alt.action.name}(" in text
         await pilot.press("2")
-        await _back_on_queue(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))  # critical
+        await pilot.press("y")
+        await _next_case(pilot, case.id)
     decision = console_env.case(case.id).decision
     assert decision is not None
     assert decision.action == "override"
@@ -102,7 +123,9 @@ async def test_override_picks_with_arrows_and_enter(console_env: ConsoleEnv) -> 
         await pilot.press("o")
         await wait_until(pilot, lambda: isinstance(app.screen, OverrideDialog))
         await pilot.press("down", "enter")
-        await _back_on_queue(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        await _next_case(pilot, case.id)
     decision = console_env.case(case.id).decision
     assert decision is not None and decision.alternative_index == 1
 
@@ -145,12 +168,15 @@ async def test_reject_with_a_rationale_records_it(console_env: ConsoleEnv) -> No
     app = console_env.app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_case(pilot)
+        case_id = screen.case_id
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RejectDialog))
         await pilot.press(*"quota? no")
         await pilot.press("enter")
-        await _back_on_queue(pilot)
-    decision = console_env.case(screen.case_id).decision
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await _next_case(pilot, case_id)
+    decision = console_env.case(case_id).decision
     assert decision is not None
     assert decision.action == "reject"
     assert decision.rationale == "quota? no"
@@ -186,11 +212,14 @@ async def test_reject_failure_shows_the_error_and_keeps_the_rationale(
     notices = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_case(pilot)
+        case_id = screen.case_id
         flaky.fail = lambda request: request.url.path.endswith("/decisions")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RejectDialog))
         await pilot.press(*"duplicate of an earlier case")
         await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))  # critical
+        await pilot.press("y")
         await wait_until(pilot, lambda: not screen.busy and app.screen is screen)
         await wait_until(pilot, lambda: "could not reject" in screen_text(app))
         assert notices[-1].title == "Not rejected"
@@ -202,9 +231,11 @@ async def test_reject_failure_shows_the_error_and_keeps_the_rationale(
         assert "last attempt failed: cannot reach" in screen_text(app)
         flaky.fail = lambda request: False
         await pilot.press("enter")
-        await _back_on_queue(pilot)
-        assert app.drafts == {}
-    decision = console_env.case(screen.case_id).decision
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await _next_case(pilot, case_id)
+        assert not app.drafts
+    decision = console_env.case(case_id).decision
     assert decision is not None and decision.rationale == "duplicate of an earlier case"
 
 
@@ -264,6 +295,8 @@ async def test_decided_case_cannot_be_decided_again(console_env: ConsoleEnv) -> 
         assert first is not None
         screen = await open_case(pilot)
         await pilot.press("a", "y")
+        await _next_case(pilot, first)
+        await pilot.press("escape")
         await _back_on_queue(pilot)
         app.push_screen(CaseScreen(first))
         await wait_until(pilot, lambda: isinstance(app.screen, CaseScreen))
@@ -272,7 +305,7 @@ async def test_decided_case_cannot_be_decided_again(console_env: ConsoleEnv) -> 
         await wait_until(pilot, lambda: again.case is not None)
         # The decision line is painted after the case arrives: wait for it, don't race it.
         await wait_until(pilot, lambda: "approved by alice" in screen_text(app))
-        for key in "aor":
+        for key in "aeoritds":
             await pilot.press(key)
             assert app.screen is again
             assert notices[-1].message == "This case is already decided."

@@ -8,10 +8,18 @@ from textual.binding import Binding
 from console.app import HitlApp
 from console.screens.approve_dialog import ApproveDialog
 from console.screens.case import CaseScreen
+from console.screens.confirm_dialog import ConfirmDialog
+from console.screens.custom_action_dialog import CustomActionDialog
+from console.screens.defer_dialog import DeferDialog
+from console.screens.edit_args_dialog import EditArgsDialog
 from console.screens.help import HelpScreen
 from console.screens.override_dialog import OverrideDialog
+from console.screens.question_dialog import QuestionDialog
 from console.screens.queue import QueueScreen
+from console.screens.rationale_dialog import RationaleDialog
+from console.screens.reassign_dialog import ReassignDialog
 from console.screens.reject_dialog import RejectDialog
+from console.screens.severity_dialog import SeverityDialog
 from console.widgets.queue_table import QueueTable
 from tests.console.conftest import ConsoleEnv, loaded_queue, open_case, screen_text, wait_until
 
@@ -21,8 +29,16 @@ BOUND = (
     QueueTable,
     CaseScreen,
     ApproveDialog,
+    EditArgsDialog,
     OverrideDialog,
+    CustomActionDialog,
     RejectDialog,
+    RationaleDialog,
+    QuestionDialog,
+    ReassignDialog,
+    DeferDialog,
+    SeverityDialog,
+    ConfirmDialog,
     HelpScreen,
 )
 
@@ -62,6 +78,14 @@ async def test_help_lists_every_binding(console_env: ConsoleEnv) -> None:
             "Approve dialog",
             "Override dialog",
             "Reject dialog",
+            "Edit and approve dialog",
+            "Custom action dialog",
+            "Rationale prompt",
+            "Ask the agent dialog",
+            "Reassign dialog",
+            "Defer dialog",
+            "Raise severity dialog",
+            "Confirm dialog",
             "Help",
         ):
             assert title in body

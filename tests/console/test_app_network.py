@@ -8,6 +8,7 @@ import asyncio
 from textual.widgets import Input
 
 from console.connection import Backoff
+from console.screens.confirm_dialog import ConfirmDialog
 from console.screens.queue import QueueScreen
 from console.screens.reject_dialog import RejectDialog
 from console.widgets.banner import Banner
@@ -123,9 +124,12 @@ async def test_typed_rationale_survives_the_backend_going_away(console_env: Cons
         flaky.fail = lambda request: False
         await wait_until(pilot, lambda: app.connection.online, within=5)
         assert app.screen.query_one(Input).value == "refund already issued by hand"
+        case_id = screen.case_id
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen))
-    decided = console_env.case(screen.case_id)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))  # critical
+        await pilot.press("y")
+        await wait_until(pilot, lambda: screen.case_id != case_id)  # the next case opens
+    decided = console_env.case(case_id)
     assert decided.decision is not None
     assert decided.decision.rationale == "refund already issued by hand"
 
