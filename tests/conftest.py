@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,11 +59,24 @@ def _never_the_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run: tests copy it (0.6 ms) instead of
+    running the migrations again (0.7 s or more each)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "hitl.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def copy_sqlite_template(template: Path, path: Path) -> str:
+    """A fresh database at ``path``, migrated to head (a copy of ``template``)."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'hitl.db'}"
-    upgrade(url)
-    return url
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    return copy_sqlite_template(sqlite_template, tmp_path / "hitl.db")
 
 
 @dataclass

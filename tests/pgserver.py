@@ -98,12 +98,26 @@ def running_postgres() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(base_url: str) -> str:
-    """A new empty database on the server; returns its URL."""
+def _admin_dsn(base_url: str) -> str:
+    return base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+
+
+def create_database(base_url: str, *, template: str | None = None) -> str:
+    """A new database on the server (empty, or a copy of the database ``template``, which
+    nobody may be connected to); returns its URL."""
     import psycopg
 
     name = "hitl_" + uuid.uuid4().hex[:12]
-    dsn = base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return f"{base_url}/{name}"
+
+
+def drop_database(url: str) -> None:
+    """Drop the database at ``url``, closing whatever is still connected to it."""
+    import psycopg
+
+    base_url, name = url.rsplit("/", 1)
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
