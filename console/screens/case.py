@@ -196,7 +196,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         """The supervisor cancelled at the confirmation: nothing was signed."""
 
         action: DecisionKind
-        claim: ClaimPublic
+        claim: ClaimPublic | None
 
     @dataclass
     class ClaimChanged(Message):
@@ -550,12 +550,13 @@ class CaseScreen(Screen[DecisionPublic | None]):
         app, case = self.hitl, self.case
         assert case is not None
         try:
-            # Claim (or renew your claim) first: a decision is made under its token.
-            claim = await app.client.claim(case.id)
+            # Claim (or renew your claim) first: a decision is made under its token. A case
+            # its fallback settled cannot be claimed; a post-hoc decision signs its token.
+            claim = await app.client.claim(case.id) if case.status == "open" else None
             try:
                 payload = build_decision(
                     case,
-                    claim_token=claim.token,
+                    claim_token=claim.token if claim is not None else case.claim_token,
                     supervisor_id=app.me.id,
                     key=app.key,
                     signed_at=app.clock(),
@@ -584,6 +585,9 @@ class CaseScreen(Screen[DecisionPublic | None]):
     @on(NotSigned)
     def _not_signed(self, message: NotSigned) -> None:
         self.busy = False
+        if message.claim is None:
+            self._say("Nothing signed.")
+            return
         until = f"{message.claim.expires_at:%H:%M:%S} UTC"
         self._say(f"Nothing signed. You hold the claim until {until} (u releases it).")
         self.load_case()

@@ -518,7 +518,12 @@ async def test_rationale_required_by_the_policy_is_asked_before_signing(
         await _dialog(pilot, RationaleDialog)
         await pilot.press("enter")
         assert "The policy rule always-explain requires a rationale" in _flat(app)
-        await pilot.press(*"order history checks out", "enter")
+        await pilot.press(*"order history checks out", "escape")  # kept as a draft
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.press("a")
+        dialog = await _dialog(pilot, RationaleDialog)
+        assert dialog.query_one(Input).value == "order history checks out"
+        await pilot.press("enter")
         await _dialog(pilot, ApproveDialog)
         assert "rationale order history checks out" in _flat(app)
         await pilot.press("y")
@@ -537,3 +542,60 @@ async def test_rationale_required_by_the_policy_is_asked_before_signing(
     overridden = why_env.case(second.id).decision
     assert overridden is not None and overridden.alternative_index == 0
     assert overridden.rationale == "a partial refund is enough"
+
+
+async def test_a_case_settled_by_its_fallback_takes_a_post_hoc_decision(
+    console_env: ConsoleEnv,
+) -> None:
+    """After the SLA fallback settled a case, r still records a rejection (post hoc, for
+    review: the case stays settled by its fallback); the step kinds only warn."""
+    from backend.services.fallbacks import sweep_once
+
+    app = console_env.app()
+    notices = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_case(pilot, row=LOW)
+        case = screen.case
+        assert case is not None
+        console_env.backend.clock.now = case.due_at + timedelta(minutes=1)
+        sweep_once(console_env.backend.state)
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot, lambda: screen.case is not None and screen.case.status == "fallback"
+        )
+        await pilot.press("d")
+        assert notices[-1].message == "This case is already decided."
+        await pilot.press("r", *"the fallback was too lenient", "enter")
+        await _next_case(pilot, case.id)
+    settled = console_env.case(case.id)
+    assert settled.status == "fallback" and settled.flagged_for_review
+    assert settled.post_hoc_decision is not None
+    assert settled.post_hoc_decision.rationale == "the fallback was too lenient"
+
+
+async def test_a_case_decided_elsewhere_says_by_whom_and_keeps_the_rationale(
+    console_env: ConsoleEnv,
+) -> None:
+    """The case is approved from another terminal while a rejection is typed here: the
+    409 names the decision made elsewhere, and the typed rationale stays with the case."""
+    app = console_env.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_case(pilot, row=LOW + 2)
+        case_id = screen.case_id
+        await pilot.press("r", *"looks like a duplicate")
+        other = console_env.backend.client()
+        claim = await other.claim(case_id)
+        approve = build_decision(
+            await other.case(case_id),
+            action="approve",
+            claim_token=claim.token,
+            supervisor_id=console_env.me.id,
+            key=console_env.key,
+            signed_at=console_env.backend.clock(),
+        )
+        await other.decide(case_id, sign_decision(approve, console_env.key))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "decided elsewhere: approve by alice" in _flat(app))
+        assert "Already decided" in _flat(app)
+        assert "status open → decided" in _flat(app)
+        assert app.drafts.get(case_id, "reject") == {"rationale": "looks like a duplicate"}
