@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -31,7 +30,7 @@ from backend.settings import BackendSettings
 from backend.state import AppState
 from console.client import HitlClient
 from store.contracts import EscalationCreate, EscalationStatus
-from store.db import read_session
+from store.db import make_engine, read_session
 from store.migrate import upgrade
 from store.tables import Agent
 
@@ -153,24 +152,17 @@ class LiveBackend:
     supervisor_id: int
 
 
-def _admin(db_url: str, *args: str) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-m", "backend", "admin", *args, "--database-url", db_url, "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, object] = json.loads(out.stdout)
-    return result
-
-
 def start_live_backend(tmp_path: Path) -> LiveBackend:
+    """The server is a real process; its database is made here (a migrated copy, an agent
+    and a supervisor written directly), which the CLI tests cover on their own."""
     db_url = f"sqlite:///{tmp_path / 'live.db'}"
     upgrade(db_url)
-    domains = [a for d in DOMAINS for a in ("--domain", d)]
-    groups = [a for d in DOMAINS for a in ("--group", d)]
-    agent = _admin(db_url, "create-agent", "refund-bot", *domains)
-    sup = _admin(db_url, "create-supervisor", "alice", *groups)
+    engine = make_engine(db_url)
+    try:
+        agent_id, agent_token = add_agent(engine, name="refund-bot", domains=DOMAINS)
+        sup_id, sup_token = add_supervisor(engine, name="alice", role="supervisor", groups=DOMAINS)
+    finally:
+        engine.dispose()
     port = free_port()
     log = tmp_path / "backend.log"
     env = {**os.environ, "HITL_DATABASE_URL": db_url}
@@ -207,16 +199,8 @@ def start_live_backend(tmp_path: Path) -> LiveBackend:
             raise RuntimeError(f"backend did not start:\n{log.read_text()}")
         time.sleep(0.1)
     return LiveBackend(
-        url,
-        db_url,
-        tmp_path / "server.pem",
-        proc,
-        log,
-        str(agent["token"]),
-        int(agent["id"]),  # type: ignore[call-overload]
-        str(sup["token"]),
-        int(sup["id"]),
-    )  # type: ignore[call-overload]
+        url, db_url, tmp_path / "server.pem", proc, log, agent_token, agent_id, sup_token, sup_id
+    )
 
 
 def stop_live_backend(backend: LiveBackend) -> None:
