@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
 from console.decisions import DecisionRequest, InvalidDecision, parse_args
-from console.screens.decision_dialog import DecisionDialog, FieldError, RationaleMode
+from console.screens.decision_dialog import DecisionDialog, FieldError
 from console.widgets.palette import Palette
 from store.contracts import ActionSpec, CasePublic
 
@@ -48,7 +48,6 @@ class CustomActionDialog(DecisionDialog):
         *,
         draft: dict[str, str] | None = None,
         error: str | None = None,
-        rationale: RationaleMode = "required",
     ) -> None:
         super().__init__(case, draft=draft, error=error, rationale="required")
 

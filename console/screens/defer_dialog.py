@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from console.decisions import DecisionRequest, InvalidDecision, parse_minutes
-from console.screens.decision_dialog import DecisionDialog, FieldError, RationaleMode
+from console.screens.decision_dialog import DecisionDialog, FieldError
 from store.contracts import CasePublic
 
 __all__ = ["DeferDialog"]
@@ -46,7 +46,6 @@ class DeferDialog(DecisionDialog):
         *,
         draft: dict[str, str] | None = None,
         error: str | None = None,
-        rationale: RationaleMode = "required",
     ) -> None:
         super().__init__(case, draft=draft, error=error, rationale="required")
 

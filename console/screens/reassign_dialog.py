@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from console.decisions import DecisionRequest
 from console.errors import ConsoleError
-from console.screens.decision_dialog import FieldError, PickDialog, RationaleMode
+from console.screens.decision_dialog import FieldError, PickDialog
 from console.widgets.palette import Palette
 from store.contracts import CasePublic, GroupPublic
 
@@ -89,7 +89,6 @@ class ReassignDialog(PickDialog):
         me: str,
         draft: dict[str, str] | None = None,
         error: str | None = None,
-        rationale: RationaleMode = "required",
     ) -> None:
         super().__init__(case, draft=draft, error=error, rationale="required")
         self.me = me

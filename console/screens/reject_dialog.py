@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from console.decisions import DecisionRequest
-from console.screens.decision_dialog import DecisionDialog, RationaleMode
+from console.screens.decision_dialog import DecisionDialog
 from console.widgets.action import action_call
 from console.widgets.palette import Palette
 from store.contracts import CasePublic
@@ -48,7 +48,6 @@ class RejectDialog(DecisionDialog):
         *,
         draft: dict[str, str] | None = None,
         error: str | None = None,
-        rationale: RationaleMode = "required",
     ) -> None:
         super().__init__(case, draft=draft, error=error, rationale="required")
 
