@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from console.errors import ConsoleError
-from store.contracts import CasePublic, Envelope, QueueItem, SupervisorMe
+from store.contracts import CasePublic, ClaimPublic, Envelope, QueueItem, SupervisorMe
 
 __all__ = [
     "Cache",
@@ -145,16 +145,27 @@ class Cache(_Db):
         id INTEGER PRIMARY KEY, body TEXT NOT NULL, fetched_at TEXT NOT NULL);
     """
 
-    def save_queue(self, items: list[QueueItem], *, taken_at: datetime | None = None) -> None:
-        """Replace the queue snapshot with ``items`` (in queue order)."""
+    def save_queue(
+        self, items: list[QueueItem], *, taken_at: datetime | None = None, append: bool = False
+    ) -> None:
+        """Replace the queue snapshot with ``items`` (in queue order), or with ``append``
+        add a further page after the rows already kept (skipping cases already there)."""
         taken = (taken_at or _now()).isoformat()
         with self._tx() as conn:
-            conn.execute("DELETE FROM queue_items")
+            start = 0
+            if append:
+                row = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM queue_items")
+                start = int(row.fetchone()[0])
+                kept = {int(r[0]) for r in conn.execute("SELECT case_id FROM queue_items")}
+                items = [item for item in items if item.id not in kept]
+            else:
+                conn.execute("DELETE FROM queue_items")
             conn.executemany(
                 "INSERT INTO queue_items(position, case_id, item) VALUES (?, ?, ?)",
-                [(n, item.id, item.model_dump_json()) for n, item in enumerate(items)],
+                [(start + n, item.id, item.model_dump_json()) for n, item in enumerate(items)],
             )
-            self._set_meta(conn, "queue_taken_at", taken)
+            if not append:
+                self._set_meta(conn, "queue_taken_at", taken)
 
     def load_queue(self) -> tuple[list[QueueItem], datetime] | None:
         """The last snapshot and when it was taken, or None if there is none."""
@@ -180,6 +191,15 @@ class Cache(_Db):
         if row is None:
             return None
         return CasePublic.model_validate_json(row[0]), datetime.fromisoformat(row[1])
+
+    def save_claim(self, claim: ClaimPublic, *, at: datetime | None = None) -> None:
+        """Note on the kept copy of its case that ``claim`` was taken (at ``at``)."""
+        row = self._conn.execute("SELECT body FROM cases WHERE id = ?", (claim.case_id,)).fetchone()
+        if row is None:
+            return
+        case = CasePublic.model_validate_json(row[0])
+        case = case.model_copy(update={"claim": claim, "claim_token": claim.token})
+        self.save_case(case, fetched_at=at)
 
     def case_ids(self) -> list[int]:
         return [int(r[0]) for r in self._conn.execute("SELECT id FROM cases ORDER BY id")]

@@ -15,14 +15,28 @@ When the backend cannot be reached the sync stops and the rest stays ``pending``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from console.client import HitlClient
 from console.errors import ApiError, BackendUnreachable, Conflict
 from console.local_store import Outbox, OutboxEntry, OutboxState
 
-__all__ = ["SyncReport", "sync_outbox"]
+__all__ = ["SyncReport", "describe", "sync_outbox"]
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Runs a blocking function somewhere (the local files' thread) and awaits it."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+async def _inline(fn: Callable[[], T]) -> T:
+    return fn()
 
 
 @dataclass
@@ -30,6 +44,8 @@ class SyncReport:
     sent: list[OutboxEntry] = field(default_factory=list)
     conflicts: list[tuple[OutboxEntry, str]] = field(default_factory=list)
     rejected: list[tuple[OutboxEntry, str]] = field(default_factory=list)
+    #: What happened to each entry, in the order sent: (entry, state, what the user is told).
+    outcomes: list[tuple[OutboxEntry, OutboxState, str]] = field(default_factory=list)
     unreachable: str | None = None
     remaining: int = 0
 
@@ -48,19 +64,52 @@ class SyncReport:
         return ", ".join(parts)
 
 
+def describe(state: OutboxState, result: dict[str, Any] | None) -> str:
+    """What happened to a sent decision, in the supervisor's words (from the backend's
+    answer: the decision recorded, or its RFC 9457 problem)."""
+    result = result or {}
+    if state == "sent":
+        if result.get("post_hoc"):
+            return (
+                "recorded after the SLA fallback had fired: the fallback stands, your "
+                "decision is flagged for review"
+            )
+        return "recorded"
+    title = str(result.get("title") or "")
+    detail = str(result.get("detail") or "")
+    status_now = result.get("status_now")
+    if state == "rejected":
+        why = "refused"
+    elif title == "Fallback applied" or status_now == "fallback":
+        why = "the SLA fallback fired first"
+    elif title == "Already decided":
+        why = "decided elsewhere"
+    elif title in ("Stale claim token", "Claimed by someone else"):
+        who = result.get("claimed_by")
+        why = f"your claim expired; {who} claimed it" if who else "your claim expired"
+    elif title == "Case changed":
+        why = "the case changed since you saw it"
+    elif title == "Waiting on the agent":
+        why = "the case is waiting on the agent's answer"
+    else:
+        why = title.lower() or "conflict"
+    return f"{why}: {detail}" if detail else why
+
+
 def _problem(exc: ApiError) -> dict[str, object]:
     return {"status": exc.status, "title": exc.title, "detail": exc.detail, **exc.body}
 
 
 async def _already_recorded(client: HitlClient, entry: OutboxEntry) -> dict[str, object] | None:
-    """The decision, if the backend already holds this very one (an answer lost earlier)."""
+    """The decision, if the backend already holds this very one (an answer lost earlier).
+
+    For a backend that does not say so in its 409 (``recorded``): look at the case."""
     try:
         case = await client.case(entry.case_id)
     except ApiError:
         return None
-    decisions = [case.decision] if case.decision is not None else []
-    for decision in decisions:
-        if decision.decision_id == entry.decision_id:
+    for decision in (case.decision, case.post_hoc_decision):
+        if decision is not None and decision.decision_id == entry.decision_id:
             return dict(decision.model_dump(mode="json"))
     return None
 
@@ -70,40 +119,54 @@ async def sync_outbox(
     client: HitlClient,
     *,
     progress: Callable[[int, int, OutboxEntry, OutboxState | None], None] | None = None,
+    run: Runner = _inline,
 ) -> SyncReport:
-    """Send every pending entry in order; see the module docstring for the outcomes."""
+    """Send every pending entry in order; see the module docstring for the outcomes.
+
+    ``run`` runs each outbox read or write (blocking SQLite): in the console, in the local
+    files' own thread, so the event loop never waits on the disk."""
     report = SyncReport()
-    pending = outbox.pending()
+    pending = await run(outbox.pending)
     for n, entry in enumerate(pending):
         state: OutboxState | None
+        result: dict[str, Any]
         try:
-            decision = await client.decide(entry.case_id, entry.envelope)
+            # HitlClient's own decide: straight to the backend, never through an
+            # offline-aware subclass's (which would save it in the outbox again).
+            decision = await HitlClient.decide(client, entry.case_id, entry.envelope)
         except BackendUnreachable as exc:
             report.unreachable = str(exc)
             report.remaining = len(pending) - n
-            outbox.attempted(entry.seq)
+            await run(partial(outbox.attempted, entry.seq))
             if progress:
                 progress(n + 1, len(pending), entry, None)
             return report
         except Conflict as exc:
-            recorded = await _already_recorded(client, entry)
+            recorded: dict[str, object] | None = None
+            if exc.body.get("recorded") is True:
+                # This very decision is on record: an earlier attempt got through but its
+                # answer was lost (any kind of decision; the backend says so in its 409).
+                recorded = {**_problem(exc), "recorded": True}
+            elif "recorded" not in exc.body:
+                recorded = await _already_recorded(client, entry)
             if recorded is not None:
-                outbox.settle(entry.seq, "sent", recorded)
-                report.sent.append(entry)
-                state = "sent"
+                state, result = "sent", recorded
             else:
-                outbox.settle(entry.seq, "conflict", _problem(exc))
-                report.conflicts.append((entry, str(exc)))
-                state = "conflict"
+                state, result = "conflict", _problem(exc)
         except ApiError as exc:
-            outbox.settle(entry.seq, "rejected", _problem(exc))
-            report.rejected.append((entry, str(exc)))
-            state = "rejected"
+            state, result = "rejected", _problem(exc)
         else:
-            outbox.settle(entry.seq, "sent", decision.model_dump(mode="json"))
+            state, result = "sent", decision.model_dump(mode="json")
+        await run(partial(outbox.settle, entry.seq, state, result))
+        text = describe(state, result)
+        report.outcomes.append((entry, state, text))
+        if state == "sent":
             report.sent.append(entry)
-            state = "sent"
+        elif state == "conflict":
+            report.conflicts.append((entry, text))
+        else:
+            report.rejected.append((entry, text))
         if progress:
             progress(n + 1, len(pending), entry, state)
-    outbox.mark_synced()
+    await run(outbox.mark_synced)
     return report

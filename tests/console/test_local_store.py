@@ -5,6 +5,7 @@ Against a real backend (in-process ASGI on a real SQLite file) and real files on
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import stat
@@ -19,6 +20,7 @@ from console.bundle import pull_bundle, push_bundle
 from console.client import HitlClient
 from console.decisions import build_decision, sign_decision
 from console.local_store import Cache, LocalStoreError, Outbox
+from console.offline import LocalFiles, OfflineClient, SavedDecision
 from console.sync import sync_outbox
 from store.contracts import CasePublic, DecisionPayload, Envelope
 from store.samples import sample_escalations
@@ -244,3 +246,80 @@ async def test_bundle_pull_refuses_to_overwrite(backend_env, tmp_path: Path) -> 
     with pytest.raises(LocalStoreError, match="already exists"):
         await pull_bundle(backend_env.client(), bundle, group=None, limit=10)
     assert bundle.read_text() == "reviewed"
+
+
+async def test_sync_counts_a_resent_deferral_as_sent(backend_env, tmp_path: Path) -> None:
+    """A deferral (a decision that does not settle the case) that got through before its
+    answer was lost is reported as sent on the resend, from the backend's ``recorded``."""
+    backend_env.submit(sample_escalations(1)[0])
+    client, me, key = await _supervisor(backend_env)
+    case = await client.case((await client.queue(limit=1)).items[0].id)
+    payload, envelope = _signed(
+        backend_env, case, me, key, action="defer", defer_minutes=5, rationale="after lunch"
+    )
+    await client.decide(case.id, envelope)
+    outbox = Outbox(tmp_path / "outbox.db")
+    _queue(outbox, payload, envelope)
+    report = await sync_outbox(outbox, client)
+    assert [(e.case_id, state, text) for e, state, text in report.outcomes] == [
+        (case.id, "sent", "recorded")
+    ]
+    assert outbox.counts()["sent"] == 1
+
+
+async def test_cache_outbox_and_bundle_are_private_and_hold_no_raw_pii(
+    backend_env, tmp_path: Path
+) -> None:
+    """Everything the console writes to disk about a case full of personal data (the cache
+    of what it showed, a decision saved offline, a pulled bundle) is mode 0600 and holds
+    only the backend's placeholders, none of the originals."""
+    from tests.backend.test_pii_at_rest import PII, _forms, _full_of_pii
+    from tests.console.conftest import FlakyTransport
+
+    backend_env.submit(_full_of_pii())
+    enroller, me, key = await _supervisor(backend_env)
+    import httpx
+
+    flaky = FlakyTransport(httpx.ASGITransport(app=backend_env.app))
+    local = LocalFiles(tmp_path / "cache" / "cache.db", tmp_path / "data" / "outbox.db")
+    client = OfflineClient(
+        "http://hitl.test", backend_env.supervisor_token, local=local, transport=flaky
+    )
+    client.clock = backend_env.clock
+    client.remember_me(await enroller.me())
+    item = (await client.queue(limit=5)).items[0]
+    await client.claim(item.id)
+    case = await client.case(item.id)
+    flaky.fail = lambda request: True  # the backend goes away
+    claim = await client.claim(case.id)  # the one kept
+    payload = build_decision(
+        case,
+        action="approve",
+        supervisor_id=me,
+        key=key,
+        claim_token=claim.token,
+        signed_at=backend_env.clock(),
+    )
+    saved = await client.decide(case.id, sign_decision(payload, key))
+    assert isinstance(saved, SavedDecision)
+    await client.aclose()
+    local.close()
+    bundle = tmp_path / "bundle.hitl"
+    await pull_bundle(backend_env.client(), bundle, group=None, limit=10)
+
+    # What each file must hold (so the search below looks at the right bytes): the
+    # redacted summary, and the saved decision (its envelope, payload decoded too).
+    shown = case.summary.encode()
+    files = {local.cache_path: shown, local.outbox_path: payload.decision_id.encode()}
+    files[bundle] = shown
+    for path, marker in files.items():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        data = path.read_bytes()
+        assert marker in data, path
+        if path == local.outbox_path:
+            data += base64.b64decode(saved.envelope.payload)
+        for name, value in PII.items():
+            if name == "name":
+                continue  # redacted only when the backend's settings name the field
+            for form in _forms(value):
+                assert form.encode() not in data, f"{name} ({form!r}) found in {path}"
