@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from inspect import isawaitable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -35,8 +36,10 @@ from console.config import ConsoleSettings, save_setting
 from console.connection import Backoff, Connection
 from console.drafts import Drafts
 from console.errors import BackendUnreachable, ConsoleError, KeyStoreError
+from console.offline import OfflineClient, OfflineStart, SavedDecision
 from console.screens.help import HelpEntry, HelpScreen, HelpSection
 from console.screens.queue import QueueScreen
+from console.sync import SyncReport
 from console.widgets.queue_table import QueueTable
 from store.contracts import CasePublic, DecisionPublic, QueuePage, SupervisorMe, utcnow
 
@@ -107,6 +110,8 @@ class HitlApp(App[int]):
     connection: reactive[Connection] = reactive(Connection(), always_update=True)
     #: Why nothing can be signed (no key, locked, not enrolled), or ``None``.
     key_problem: reactive[str | None] = reactive(None)
+    #: Decisions saved in the outbox and not sent yet.
+    outbox_pending: reactive[int] = reactive(0)
 
     def __init__(
         self,
@@ -121,10 +126,20 @@ class HitlApp(App[int]):
         keymap: Mapping[str, str] | None = None,
         first_page: QueuePage | None = None,
         backoff: Backoff | None = None,
+        offline: OfflineStart | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.client = client
+        #: The offline-aware client (cache, outbox, sync), when the console runs with one.
+        self.offline_client = client if isinstance(client, OfflineClient) else None
+        if self.offline_client is not None:
+            self.offline_client.clock = clock
+            self.offline_client.remember_me(me)
+        #: Started with no backend: from the kept copy, or reviewing a bundle.
+        self.offline_start = offline
+        #: What the last sync did to each decision saved offline.
+        self.last_sync: SyncReport | None = None
         self.me = me
         self._key: Ed25519PrivateKey | None = None
         self._unlocking: Awaitable[Ed25519PrivateKey] | None = None
@@ -160,6 +175,7 @@ class HitlApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._start_offline()
 
     def warm_up(self) -> None:
         """Once the queue is on screen: unlock the signing key, check the settings, and load
@@ -231,6 +247,8 @@ class HitlApp(App[int]):
 
     def note_failure(self, error: ConsoleError) -> None:
         """A request failed; if nothing answered, go offline and start retrying."""
+        if self.bundle is not None:
+            return  # no backend to come back
         if isinstance(error, BackendUnreachable) and self.connection.online:
             self.connection = Connection("offline", str(error))
             self.backoff.reset()
@@ -243,7 +261,7 @@ class HitlApp(App[int]):
 
     def retry_now(self) -> None:
         """Try the backend at once (ctrl+r while offline), then keep backing off."""
-        if not self.connection.online:
+        if not self.connection.online and self.bundle is None:
             self.reconnect(immediately=True)
 
     @work(exclusive=True, group="reconnect")
@@ -270,6 +288,108 @@ class HitlApp(App[int]):
         self.connection = Connection()
         self.back_online.publish(None)
 
+    # -- offline: the kept copy, the outbox and the sync -------------------------------
+
+    @property
+    def bundle(self) -> Path | None:
+        """The bundle under review (``hitl console --bundle``), if any: no backend at all."""
+        return self.offline_start.bundle if self.offline_start is not None else None
+
+    @property
+    def snapshot_at(self) -> datetime | None:
+        """When the queue on screen was fetched (shown with its age while offline)."""
+        return self.offline_client.queue_taken_at if self.offline_client else None
+
+    def _start_offline(self) -> None:
+        if self.offline_start is not None:
+            self.connection = Connection("offline", self.offline_start.reason)
+            if self.bundle is None:
+                self.backoff.reset()
+                self.reconnect()
+        if self.offline_client is not None:
+            self.back_online.subscribe(self, lambda _: self.sync_outbox())
+            self.sync_outbox()
+
+    async def kept_case(self, case_id: int) -> CasePublic | None:
+        """The copy of ``case_id`` kept on this machine (to show while the backend is away)."""
+        if self.offline_client is None:
+            return None
+        kept = await self.offline_client.kept_case(case_id)
+        return kept[0] if kept is not None else None
+
+    def _saved(self, decision: SavedDecision) -> None:
+        """A decision went to the outbox (durably: it is on disk before this is said)."""
+        self.outbox_pending += 1
+        where = (
+            f"in the bundle; `hitl push {self.bundle}` sends it"
+            if self.bundle is not None
+            else "on this machine; it is sent when the backend answers"
+        )
+        self.notify(
+            f"Case #{decision.case_id}: {decision.action} signed and saved {where}.",
+            title="Saved (not sent yet)",
+            timeout=8,
+        )
+
+    @work(exclusive=True, group="sync")
+    async def sync_outbox(self) -> None:
+        """Send the decisions saved offline, in order, and say what happened to each."""
+        client = self.offline_client
+        if client is None:
+            return
+        try:
+            self.outbox_pending = await client.pending()
+            if not self.outbox_pending or client.bundle or not self.connection.online:
+                return
+            report = await client.sync()
+        except ConsoleError as exc:  # the outbox file cannot be read
+            self.notify(str(exc), title="Outbox", severity="error", timeout=30)
+            return
+        self.last_sync = report
+        self.outbox_pending = await client.pending()
+        self._report_sync(report)
+        if report.unreachable is not None:
+            self.note_failure(BackendUnreachable(report.unreachable))
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                screen.refresh_quietly()
+
+    def _report_sync(self, report: SyncReport) -> None:
+        """One notification per decision not recorded as made (each stays in the outbox
+        with the backend's answer; `hitl doctor` counts them), one for the rest."""
+        plain = 0
+        for entry, state, text in report.outcomes:
+            what = f"Case #{entry.case_id} ({entry.action}, saved offline)"
+            if state == "sent" and text == "recorded":
+                plain += 1
+            elif state == "sent":
+                self.notify(
+                    f"{what}: {text}", title="Recorded post hoc", severity="warning", timeout=30
+                )
+            elif state == "conflict":
+                self.notify(
+                    f"{what}: {text}",
+                    title="Not recorded: conflict",
+                    severity="warning",
+                    timeout=30,
+                )
+            else:
+                self.notify(
+                    f"{what}: {text}", title="Not recorded: refused", severity="error", timeout=30
+                )
+        if plain:
+            self.notify(
+                f"{plain} decision{'s' if plain != 1 else ''} saved offline "
+                f"{'are' if plain != 1 else 'is'} now recorded.",
+                title="Synced",
+            )
+        if report.remaining:
+            self.notify(
+                f"{report.remaining} saved decision(s) still wait: {report.unreachable}",
+                title="Sync paused",
+                severity="warning",
+            )
+
     # -- theme -------------------------------------------------------------------------
 
     def _theme_changed(self, theme: Theme) -> None:
@@ -293,6 +413,11 @@ class HitlApp(App[int]):
         """
         from console.screens.case import CaseScreen
 
+        def closed(decision: DecisionPublic | None) -> None:
+            if isinstance(decision, SavedDecision):
+                self._saved(decision)
+            callback(decision)
+
         cached = self.case_cache.get(case_id)
         screen = self._case_screen
         if screen is None:
@@ -300,7 +425,7 @@ class HitlApp(App[int]):
             self.install_screen(screen, name="case")
         else:
             screen.open(case_id, cached=cached)
-        self.push_screen(screen, callback=callback)
+        self.push_screen(screen, callback=closed)
 
     def remember_case(self, case: CasePublic) -> None:
         self.case_cache[case.id] = case
@@ -414,11 +539,11 @@ def _of(cls: type[DOMNode]) -> list[Binding]:
     return [b for b in cls.BINDINGS if isinstance(b, Binding)]
 
 
-async def _run(settings: ConsoleSettings) -> int:
+async def _run(settings: ConsoleSettings, bundle: Path | None = None) -> int:
     from console.signin import sign_in
 
     try:
-        identity = await sign_in(settings)
+        identity = await sign_in(settings, bundle=bundle)
     except ConsoleError as exc:
         print(f"hitl: {exc}", file=sys.stderr)
         return 1
@@ -429,17 +554,20 @@ async def _run(settings: ConsoleSettings) -> int:
             me=identity.me,
             key=identity.key,
             first_page=identity.page,
+            offline=identity.offline,
         )
         try:
             await app.run_async()
         finally:
             identity.key.close()  # if the console ended before unlocking it
+            await asyncio.to_thread(identity.client.local.close)
         return app.return_code or 0
 
 
-def run_console(settings: ConsoleSettings) -> int:
-    """Sign in (:func:`console.auth.sign_in`) and run the console."""
+def run_console(settings: ConsoleSettings, *, bundle: Path | None = None) -> int:
+    """Sign in (:func:`console.signin.sign_in`) and run the console; with ``bundle``,
+    review that bundle with no backend."""
     try:
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, bundle))
     except KeyboardInterrupt:
         return 130

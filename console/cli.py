@@ -33,12 +33,27 @@ UrlOpt = Annotated[str | None, typer.Option("--url", help="Backend URL (env HITL
 
 
 @app.command("console")
-def console_cmd(url: UrlOpt = None) -> None:
-    """Open the supervisor console on the queue."""
+def console_cmd(
+    url: UrlOpt = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Review a bundle from `hitl pull` with no backend at all; decisions are "
+            "signed into it, for `hitl push`",
+        ),
+    ] = None,
+) -> None:
+    """Open the supervisor console on the queue (or on a pulled bundle, with --bundle).
+
+    With the backend unreachable it opens on the copy kept from last time (OFFLINE, with
+    its age); cases you had claimed can still be decided: each decision is signed and
+    saved on this machine, then sent in order when the backend answers.
+    """
     from console.app import run_console
     from console.config import load_settings
 
-    raise typer.Exit(run_console(load_settings(url=url)))
+    raise typer.Exit(run_console(load_settings(url=url), bundle=bundle))
 
 
 @app.command("pull")

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "KeptClaim",
     "LocalFiles",
     "NotDecidableOffline",
     "OfflineClient",
@@ -63,6 +64,10 @@ T = TypeVar("T")
 
 class NotDecidableOffline(BackendUnreachable):
     """The backend is away and this case cannot be decided from what is kept here."""
+
+
+class KeptClaim(ClaimPublic):
+    """A claim as kept on this machine, returned while the backend is away."""
 
 
 class SavedDecision(DecisionPublic):
@@ -316,7 +321,7 @@ class OfflineClient(HitlClient):
                 )
             # Signed under the case's fencing token as pulled: refused on push if the case
             # was claimed since (the backend's usual rule).
-            return ClaimPublic(
+            return KeptClaim(
                 case_id=case_id,
                 supervisor_id=me.id if me else 0,
                 supervisor=me.name if me else "",
@@ -333,7 +338,7 @@ class OfflineClient(HitlClient):
                 f"the backend is away and your claim on case #{case_id} had expired when it "
                 "was last loaded"
             )
-        return claim
+        return KeptClaim.model_validate(claim.model_dump())
 
     async def decide(self, case_id: int, envelope: Envelope) -> DecisionPublic:
         """Record the decision; with no backend, save it in the outbox and say so

@@ -73,6 +73,17 @@ def copy_sqlite_template(template: Path, path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(autouse=True)
+def _private_user_dirs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The console's cache and outbox (platformdirs' user cache and data dirs) go to a
+    fresh directory per test, never the developer's own."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
 @pytest.fixture
 def db_url(tmp_path: Path, sqlite_template: Path) -> str:
     return copy_sqlite_template(sqlite_template, tmp_path / "hitl.db")
@@ -165,8 +176,17 @@ def start_live_backend(tmp_path: Path) -> LiveBackend:
         engine.dispose()
     port = free_port()
     log = tmp_path / "backend.log"
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(db_url, port, tmp_path / "server.pem", log)
+    return LiveBackend(
+        url, db_url, tmp_path / "server.pem", proc, log, agent_token, agent_id, sup_token, sup_id
+    )
+
+
+def _serve(db_url: str, port: int, server_key: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m backend serve`` on ``port``, once it answers ``/healthz``."""
     env = {**os.environ, "HITL_DATABASE_URL": db_url}
-    with log.open("wb") as fh:
+    with log.open("ab") as fh:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -178,7 +198,7 @@ def start_live_backend(tmp_path: Path) -> LiveBackend:
                 "--port",
                 str(port),
                 "--server-key",
-                str(tmp_path / "server.pem"),
+                str(server_key),
                 "--log-level",
                 "warning",
             ],
@@ -198,9 +218,13 @@ def start_live_backend(tmp_path: Path) -> LiveBackend:
             proc.kill()
             raise RuntimeError(f"backend did not start:\n{log.read_text()}")
         time.sleep(0.1)
-    return LiveBackend(
-        url, db_url, tmp_path / "server.pem", proc, log, agent_token, agent_id, sup_token, sup_id
-    )
+    return proc
+
+
+def restart_live_backend(backend: LiveBackend) -> None:
+    """Start a stopped live backend again: same port, database and server key."""
+    port = int(backend.url.rsplit(":", 1)[1])
+    backend.process = _serve(backend.db_url, port, backend.server_key, backend.log)
 
 
 def stop_live_backend(backend: LiveBackend) -> None:

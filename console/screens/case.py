@@ -39,6 +39,7 @@ from console.decisions import (
     what_changed,
 )
 from console.errors import ApiError, BackendUnreachable, Conflict, ConsoleError, NotFound
+from console.offline import KeptClaim, SavedDecision
 from console.screens.approve_dialog import ApproveDialog
 from console.screens.confirm_dialog import ConfirmDialog
 from console.screens.custom_action_dialog import CustomActionDialog
@@ -288,6 +289,10 @@ class CaseScreen(Screen[DecisionPublic | None]):
             case = await self.hitl.client.case(case_id)
         except ConsoleError as exc:
             self.hitl.note_failure(exc)
+            if isinstance(exc, BackendUnreachable):  # show the copy kept on this machine
+                kept = await self.hitl.kept_case(case_id)
+                if kept is not None:
+                    self.post_message(self.Loaded(kept))
             self.post_message(self.LoadFailed(case_id, exc))
             return
         self.hitl.note_success()
@@ -579,7 +584,8 @@ class CaseScreen(Screen[DecisionPublic | None]):
             app.note_failure(exc)
             self.post_message(self.DecisionFailed(request.action, exc, draft))
             return
-        app.note_success()
+        if not isinstance(decision, SavedDecision):  # saved offline: the backend is still away
+            app.note_success()
         self.post_message(self.Decided(decision))
 
     @on(NotSigned)
@@ -597,7 +603,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self.busy = False
         decision = message.decision
         self.hitl.forget_case(self.case_id)
-        if decision.action == "raise_severity":
+        if decision.action == "raise_severity" and not isinstance(decision, SavedDecision):
             # The case stays open and claimed by you: keep working on it.
             self.hitl.drafts.keep(self.case_id, SeverityDialog.KIND, {})
             self._say(f"Case #{self.case_id} {decision_line(decision)}; you keep the claim.")
@@ -694,7 +700,8 @@ class CaseScreen(Screen[DecisionPublic | None]):
             self.hitl.note_failure(exc)
             self.post_message(self.ClaimFailed(case_id, release, exc))
             return
-        self.hitl.note_success()
+        if not isinstance(claim, KeptClaim):  # a claim kept here: the backend is still away
+            self.hitl.note_success()
         self.post_message(self.ClaimChanged(case_id, claim))
 
     @on(ClaimChanged)

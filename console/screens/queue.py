@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from console.connection import Connection
 from console.errors import BackendUnreachable, ConsoleError
+from console.offline import SavedDecision
 from console.widgets.banner import Banner
 from console.widgets.identity_bar import IdentityBar
 from console.widgets.key_bar import KeyBar
@@ -232,6 +233,8 @@ class QueueScreen(Screen[None]):
         self._show_status()
         self.summary.show(self.table.items.values(), more=self.next_cursor is not None)
         self.refresh_quietly()
+        if isinstance(decision, SavedDecision):
+            return  # saved offline, not recorded: the app says so (HitlApp._saved)
         self.notify(
             f"Case #{decision.case_id} {decision_line(decision)}; signed with key "
             f"{decision.key_id[:12]}…",

@@ -25,6 +25,7 @@ from textual.pilot import Pilot
 from console.app import HitlApp
 from console.client import HitlClient
 from console.config import ConsoleSettings
+from console.offline import LocalFiles, OfflineClient
 from console.screens.case import CaseScreen
 from console.widgets.queue_table import QueueTable
 from store.contracts import CasePublic, QueueItem, QueuePage, SupervisorMe
@@ -62,11 +63,18 @@ class ConsoleEnv:
         flaky: FlakyTransport | None = None,
         refresh_every: float | None = 30.0,
         settings: ConsoleSettings | None = None,
+        local: LocalFiles | None = None,
         **kwargs: Any,
     ) -> HitlApp:
-        """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport.
+        """The console as alice, at the backend's frozen time; ``flaky`` wraps the transport;
+        with ``local`` it runs offline-aware (:class:`~console.offline.OfflineClient`).
         Other keyword arguments go to :class:`HitlApp` (``key``, ``backoff``, ``keymap``)."""
-        if flaky is None:
+        if local is not None:
+            transport = flaky or httpx.ASGITransport(app=self.backend.app)
+            client: HitlClient = OfflineClient(
+                "http://hitl.test", self.backend.supervisor_token, local=local, transport=transport
+            )
+        elif flaky is None:
             client = self.backend.client()
         else:
             client = HitlClient("http://hitl.test", self.backend.supervisor_token, transport=flaky)
