@@ -128,9 +128,7 @@ async def test_offline_decisions_sync_in_order_with_each_conflict_shown(
         assert f"{len(held)} decisions saved, not sent yet" in _banner(app)
 
         await open_case(pilot, list(table.items).index(unclaimed))
-        await pilot.press("a")
-        await wait_until(pilot, lambda: isinstance(app.screen, ApproveDialog))
-        await pilot.press("y")
+        await pilot.press("a")  # the claim comes first: refused, nothing to sign
         await wait_until(pilot, lambda: "not claimed by you" in _flat(app))
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen))
