@@ -242,17 +242,28 @@ class HitlClient:
         domain: str | None = None,
         group: str | None = None,
         include_deferred: bool = False,
+        claimed: bool | None = None,
+        mine: bool = False,
+        q: str | None = None,
+        sort: str = "priority",
+        ids: list[int] | None = None,
     ) -> QueuePage:
-        params: dict[str, str | int] = {"limit": limit}
+        """A queue page; with ``ids``, those cases only if still queued and matching."""
+        params: list[tuple[str, str | int]] = [("limit", limit)]
         for key, value in (
             ("cursor", cursor),
             ("severity", severity),
             ("domain", domain),
             ("group", group),
             ("include_deferred", "true" if include_deferred else None),
+            ("claimed", None if claimed is None else str(claimed).lower()),
+            ("mine", "true" if mine else None),
+            ("q", q),
+            ("sort", sort if sort != "priority" else None),
         ):
             if value:
-                params[key] = value
+                params.append((key, value))
+        params += [("ids", case_id) for case_id in ids or ()]
         return await self._get("/v1/queue", QueuePage, params=params)
 
     async def queue_changes(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     or_,
     tuple_,
@@ -47,8 +48,11 @@ from store.contracts import (
 from store.tables import Agent, Case, Claim, Decision, Supervisor
 
 __all__ = [
+    "QUEUE_SORTS",
     "CursorError",
     "QueueCursor",
+    "QueueFilter",
+    "QueueSort",
     "case_by_idempotency_key",
     "case_content",
     "content_update",
@@ -56,6 +60,7 @@ __all__ = [
     "fenced_case_update",
     "latest_decision",
     "post_hoc_decision",
+    "queue_items_by_id",
     "queue_page",
     "release_claim_rows",
 ]
@@ -65,31 +70,56 @@ class CursorError(ValueError):
     """A queue cursor that this server did not issue (or for another ordering)."""
 
 
-@dataclass(frozen=True, order=True)
+#: Queue orders: most urgent first (severity, then SLA time left), least SLA time left
+#: whatever the severity, or oldest first.
+QueueSort = Literal["priority", "sla", "age"]
+QUEUE_SORTS: tuple[QueueSort, ...] = ("priority", "sla", "age")
+
+
+@dataclass(frozen=True)
 class QueueCursor:
-    """A position in the queue order: (severity rank, due_at, id)."""
+    """A position in a queue order: (severity rank, due_at, id), plus the order it is in
+    and the case's created_at for the oldest-first order."""
 
     severity_rank: int
     due_at: datetime
     id: int
+    sort: QueueSort = "priority"
+    created_at: datetime | None = None
 
     def encode(self) -> str:
-        raw = json.dumps([self.severity_rank, self.due_at.isoformat(), self.id])
+        fields: list[object] = [self.severity_rank, self.due_at.isoformat(), self.id]
+        if self.sort != "priority":
+            created = self.created_at or self.due_at
+            fields += [self.sort, created.isoformat()]
+        raw = json.dumps(fields)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, value: str) -> QueueCursor:
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            rank, due, case_id = json.loads(raw)
+            fields = json.loads(raw)
+            if not isinstance(fields, list) or len(fields) not in (3, 5):
+                raise ValueError
+            rank, due, case_id = fields[:3]
             due_at = datetime.fromisoformat(due)
+            sort: QueueSort = "priority"
+            created_at = None
+            if len(fields) == 5:
+                sort, created = fields[3], fields[4]
+                if sort not in QUEUE_SORTS:
+                    raise ValueError
+                created_at = datetime.fromisoformat(created)
+                if created_at.tzinfo is None:
+                    raise ValueError
             if not (isinstance(rank, int) and isinstance(case_id, int)) or due_at.tzinfo is None:
                 raise ValueError
         except (ValueError, TypeError) as exc:
             raise CursorError(
                 "cursor is not one this server issued; start from the first page"
             ) from exc
-        return cls(rank, due_at, case_id)
+        return cls(rank, due_at, case_id, sort, created_at)
 
 
 def case_by_idempotency_key(*, session: Session, agent_id: int, key: str) -> Case | None:
@@ -190,66 +220,152 @@ _QUEUE_COLUMNS = (
 _queue_items = TypeAdapter(list[QueueItem])
 
 
-_Keyset = Literal["rank", "due"] | None
+#: How a page walks past its cursor: (severity_rank, due_at, id), (due_at, id) inside one
+#: severity, (created_at, id) for the oldest first; None on the first page.
+_Keyset = Literal["rank", "due", "created"] | None
 
 
-def _queue_arm(
-    *, group: str | None, domain: bool, severity: bool, keyset: _Keyset, deferred: bool
-) -> Select[Any]:
-    """Open cases of one group (or of all) after the cursor, in the order of their index;
-    deferred ones only if ``deferred``.
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a supervisor narrowed the queue to (beyond their groups).
 
-    Values are bind parameters (``group`` names this arm's), so the statement is built once.
+    ``claimed``: only cases with a live claim (True) or without one (False).
+    ``mine``: only cases claimed by ``me_id`` or suggested to ``me_name``.
+    ``q``: only cases whose summary contains this text (case-insensitive).
     """
-    query = core_select(*_QUEUE_COLUMNS).where(_cases.status == "open")
-    if not deferred:
-        # A residual filter on the index range: deferred cases are few.
+
+    severity: str | None = None
+    domain: str | None = None
+    claimed: bool | None = None
+    mine: bool = False
+    q: str | None = None
+    include_deferred: bool = False
+    me_id: int | None = None
+    me_name: str | None = None
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a statement depends on besides its values: statements are cached per shape."""
+
+    groups: int | None
+    domain: bool
+    severity: bool
+    keyset: _Keyset
+    deferred: bool
+    sort: QueueSort = "priority"
+    claimed: bool | None = None
+    mine: bool = False
+    q: bool = False
+
+
+def _residual(query: Select[Any], shape: _Shape) -> Select[Any]:
+    """The filters checked on each row the index walk reaches (see README: cost)."""
+    if not shape.deferred:
+        # Deferred cases are few.
         query = query.where(
             or_(
                 _cases.deferred_until.is_(None),
                 _cases.deferred_until <= bindparam("now", type_=_cases.deferred_until.type),
             )
         )
+    if shape.domain:
+        query = query.where(_cases.domain == bindparam("domain", type_=String))
+    now = bindparam("now_claim", type_=_cases.claim_expires_at.type)
+    live_claim = and_(_cases.claimed_by_id.is_not(None), _cases.claim_expires_at > now)
+    if shape.claimed is True:
+        query = query.where(live_claim)
+    elif shape.claimed is False:
+        query = query.where(or_(_cases.claimed_by_id.is_(None), _cases.claim_expires_at <= now))
+    if shape.mine:
+        query = query.where(
+            or_(
+                and_(
+                    _cases.claimed_by_id == bindparam("me_id", type_=Integer),
+                    _cases.claim_expires_at > now,
+                ),
+                _cases.suggested_assignee == bindparam("me_name", type_=String),
+            )
+        )
+    if shape.q:
+        query = query.where(_cases.summary.ilike(bindparam("q", type_=String), escape="\\"))
+    return query
+
+
+def _queue_arm(shape: _Shape, *, group: str | None, rank: str | None) -> Select[Any]:
+    """Open cases of one group (or of all) after the cursor, in the order of an index.
+
+    Values are bind parameters (``group`` and ``rank`` name this arm's), so the statement
+    is built once per shape.
+    """
+    query = _residual(core_select(*_QUEUE_COLUMNS).where(_cases.status == "open"), shape)
     if group is not None:
         query = query.where(_cases.group_name == bindparam(group, type_=String))
-    if domain:
-        query = query.where(_cases.domain == bindparam("domain", type_=String))
-    if severity:
-        query = query.where(_cases.severity_rank == bindparam("rank", type_=Integer))
-    a_due = bindparam("a_due", type_=_cases.due_at.type)
+    if rank is not None:
+        query = query.where(_cases.severity_rank == bindparam(rank, type_=Integer))
     a_id = bindparam("a_id", type_=Integer)
-    if keyset == "due":
+    if shape.keyset == "due":
+        a_due = bindparam("a_due", type_=_cases.due_at.type)
         query = query.where(tuple_(_cases.due_at, _cases.id) > tuple_(a_due, a_id))
-    elif keyset == "rank":
+    elif shape.keyset == "rank":
+        a_due = bindparam("a_due", type_=_cases.due_at.type)
         a_rank = bindparam("a_rank", type_=Integer)
         query = query.where(
             tuple_(_cases.severity_rank, _cases.due_at, _cases.id) > tuple_(a_rank, a_due, a_id)
         )
+    elif shape.keyset == "created":
+        a_created = bindparam("a_created", type_=_cases.created_at.type)
+        query = query.where(tuple_(_cases.created_at, _cases.id) > tuple_(a_created, a_id))
     return query
 
 
 @functools.cache
-def _queue_statement(
-    groups: int | None, domain: bool, severity: bool, keyset: _Keyset, deferred: bool = False
-) -> Select[Any] | CompoundSelect[Any]:
+def _queue_statement(shape: _Shape) -> Select[Any] | CompoundSelect[Any]:
     """The page's statement for this shape: ``groups`` arms (None: one arm, every group).
 
-    Several groups are a ``UNION ALL`` of one arm per group under the queue's ORDER BY and
-    LIMIT: SQLite and PostgreSQL merge the arms' index ranges (``MERGE (UNION ALL)``,
-    ``Merge Append``) and stop after ``limit`` rows, so a page reads about ``limit`` index
-    entries and rows at any queue size and for any number of groups. Built once per shape
-    and reused, so SQLAlchemy neither rebuilds it nor recomputes its cache key.
+    Several arms are a ``UNION ALL`` under the order's ORDER BY and LIMIT: SQLite and
+    PostgreSQL merge the arms' index ranges (``MERGE (UNION ALL)``, ``Merge Append``) and
+    stop after ``limit`` rows, so a page reads about ``limit`` index entries and rows at
+    any queue size and for any number of groups. The SLA order walks the queue indexes
+    one severity at a time (one arm per group and severity), so it needs no index of its
+    own; the oldest-first order walks ``ix_cases_queue_age``/``ix_cases_queue_group_age``.
+    Built once per shape and reused, so SQLAlchemy neither rebuilds it nor recomputes
+    its cache key.
     """
-    names = [None] if groups is None else [f"g{i}" for i in range(groups)]
-    arms = [
-        _queue_arm(group=g, domain=domain, severity=severity, keyset=keyset, deferred=deferred)
-        for g in names
-    ]
+    groups = [None] if shape.groups is None else [f"g{i}" for i in range(shape.groups)]
+    ranks: list[str | None] = [None]
+    if shape.severity:
+        ranks = ["rank"]
+    elif shape.sort == "sla":
+        ranks = [f"r{n}" for n in range(len(SEVERITY_RANK))]
+    arms = [_queue_arm(shape, group=g, rank=r) for g in groups for r in ranks]
     query: Select[Any] | CompoundSelect[Any] = arms[0] if len(arms) == 1 else union_all(*arms)
     cols = query.selected_columns
-    # One severity: walk (due_at, id) inside it, so the index needs no extra sort.
-    order = (cols.due_at, cols.id) if severity else (cols.severity_rank, cols.due_at, cols.id)
+    order: tuple[Any, ...]
+    if shape.sort == "age":
+        order = (cols.created_at, cols.id)
+    elif shape.sort == "sla" or shape.severity:
+        # One severity per arm: walk (due_at, id) inside it, so the index needs no sort.
+        order = (cols.due_at, cols.id)
+    else:
+        order = (cols.severity_rank, cols.due_at, cols.id)
     return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+def _values(filters: QueueFilter, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"now_claim": now}
+    if not filters.include_deferred:
+        params["now"] = now
+    if filters.domain is not None:
+        params["domain"] = filters.domain
+    if filters.severity is not None:
+        params["rank"] = SEVERITY_RANK[filters.severity]
+    if filters.mine:
+        params.update(me_id=filters.me_id or -1, me_name=filters.me_name or "")
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["q"] = f"%{escaped}%"
+    return params
 
 
 def _queue_rows(
@@ -257,87 +373,63 @@ def _queue_rows(
     *,
     limit: int,
     after: QueueCursor | None,
-    severity: str | None,
-    domain: str | None,
+    sort: QueueSort,
+    filters: QueueFilter,
     groups: list[str] | None,
     now: datetime,
-    deferred: bool,
 ) -> list[Any]:
     """Up to ``limit`` rows in queue order, from one statement whatever the number of groups.
 
-    ``groups`` None means every group; cases deferred beyond ``now`` only if ``deferred``.
+    ``groups`` None means every group; cases deferred beyond ``now`` only if asked for.
     """
-    params: dict[str, Any] = {"limit": limit}
-    if not deferred:
-        params["now"] = now
+    params = _values(filters, now)
+    params["limit"] = limit
     keyset: _Keyset = None
     if after is not None:
         params.update(a_due=after.due_at, a_id=after.id, a_rank=after.severity_rank)
-        keyset = "rank"
-    if severity is not None:
-        rank = SEVERITY_RANK[severity]
-        params["rank"] = rank
-        if after is not None:
-            if after.severity_rank > rank:
-                return []
-            # Inside one severity the cursor is (due_at, id); before it, nothing to skip.
-            keyset = "due" if after.severity_rank == rank else None
-    if domain is not None:
-        params["domain"] = domain
+        if sort == "age":
+            params["a_created"] = after.created_at
+            keyset = "created"
+        elif sort == "sla":
+            keyset = "due"
+        else:
+            keyset = "rank"
+    if filters.severity is not None and sort == "priority" and after is not None:
+        rank = params["rank"]
+        if after.severity_rank > rank:
+            return []
+        # Inside one severity the cursor is (due_at, id); before it, nothing to skip.
+        keyset = "due" if after.severity_rank == rank else None
+    if sort == "sla" and filters.severity is None:
+        params.update({f"r{n}": n for n in range(len(SEVERITY_RANK))})
     if groups is not None:
         if not groups:
             return []
         params.update({f"g{i}": g for i, g in enumerate(groups)})
-    statement = _queue_statement(
-        None if groups is None else len(groups),
-        domain is not None,
-        severity is not None,
-        keyset,
-        deferred,
+    shape = _Shape(
+        groups=None if groups is None else len(groups),
+        domain=filters.domain is not None,
+        severity=filters.severity is not None,
+        keyset=keyset,
+        deferred=filters.include_deferred,
+        sort=sort,
+        claimed=filters.claimed,
+        mine=filters.mine,
+        q=bool(filters.q),
     )
-    return list(session.connection().execute(statement, params).all())
+    return list(session.connection().execute(_queue_statement(shape), params).all())
 
 
-def queue_page(
-    *,
-    session: Session,
-    limit: int,
-    now: datetime,
-    after: QueueCursor | None = None,
-    severity: str | None = None,
-    domain: str | None = None,
-    group: str | None = None,
-    groups: list[str] | None = None,
-    include_deferred: bool = False,
-) -> tuple[list[QueueItem], QueueCursor | None]:
-    """One page of open cases, most urgent first; and the cursor after it (None at the end).
-
-    A deferred case is left out until its deferral ends (then it is back in its place by
-    severity and due time); ``include_deferred`` lists it anyway, with ``deferred_until``.
-
-    ``groups`` restricts to the supervisor's groups: one index range per group, merged by
-    the database in a single statement, so a page stays a handful of index reads at any
-    queue size.
-    """
-    arms: list[str] | None
+def _arms(groups: list[str] | None, group: str | None) -> list[str] | None:
+    """The groups to read: the one asked for if visible, else all visible (None: all)."""
     if groups is not None and group is None:
-        arms = sorted(set(groups))
-    elif groups is not None and group not in groups:
-        arms = []
-    else:
-        arms = None if group is None else [group]
-    rows = _queue_rows(
-        session,
-        limit=limit + 1,
-        after=after,
-        severity=severity,
-        domain=domain,
-        groups=arms,
-        now=now,
-        deferred=include_deferred,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
+        return sorted(set(groups))
+    if groups is not None and group not in groups:
+        return []
+    return None if group is None else [group]
+
+
+def _items(session: Session, rows: list[Any], now: datetime) -> list[QueueItem]:
     claimers = {r[9] for r in rows if r[9] is not None and r[10] is not None and r[10] > now}
     names: dict[int, str] = {}
     if claimers:
@@ -347,7 +439,7 @@ def queue_page(
             assert sid is not None
             names[sid] = name
     # One validation call for the page, not one per item.
-    items = _queue_items.validate_python(
+    return _queue_items.validate_python(
         [
             {
                 "id": r[0],
@@ -365,8 +457,95 @@ def queue_page(
             for r in rows
         ]
     )
-    cursor = QueueCursor(rows[-1][1], rows[-1][6], rows[-1][0]) if more and rows else None
+
+
+def queue_page(
+    *,
+    session: Session,
+    limit: int,
+    now: datetime,
+    after: QueueCursor | None = None,
+    severity: str | None = None,
+    domain: str | None = None,
+    group: str | None = None,
+    groups: list[str] | None = None,
+    include_deferred: bool = False,
+    sort: QueueSort = "priority",
+    filters: QueueFilter | None = None,
+) -> tuple[list[QueueItem], QueueCursor | None]:
+    """One page of open cases in ``sort`` order; and the cursor after it (None at the end).
+
+    A deferred case is left out until its deferral ends (then it is back in its place by
+    severity and due time); ``include_deferred`` lists it anyway, with ``deferred_until``.
+
+    ``groups`` restricts to the supervisor's groups: one index range per group, merged by
+    the database in a single statement, so a page stays a handful of index reads at any
+    queue size. ``filters`` (claimed, mine, summary text) are checked on the rows the walk
+    reaches: a page costs about ``limit`` rows when most cases match, up to a walk of the
+    visible open cases when almost none do.
+    """
+    if filters is None:
+        filters = QueueFilter(severity=severity, domain=domain, include_deferred=include_deferred)
+    if after is not None and after.sort != sort:
+        raise CursorError(f"the cursor is for sort={after.sort}; start from the first page")
+    rows = _queue_rows(
+        session,
+        limit=limit + 1,
+        after=after,
+        sort=sort,
+        filters=filters,
+        groups=_arms(groups, group),
+        now=now,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = _items(session, rows, now)
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = QueueCursor(last[1], last[6], last[0], sort, last[7])
     return items, cursor
+
+
+def queue_items_by_id(
+    *,
+    session: Session,
+    ids: list[int],
+    now: datetime,
+    group: str | None = None,
+    groups: list[str] | None = None,
+    filters: QueueFilter | None = None,
+) -> list[QueueItem]:
+    """Those of ``ids`` that are in the queue as filtered (open, visible, matching), by id.
+
+    What a live console asks after the change feed named these cases: each comes back
+    as its queue row, or not at all when it left the queue (or the filter).
+    """
+    filters = filters or QueueFilter()
+    arms = _arms(groups, group)
+    if not ids or arms == []:
+        return []
+    shape = _Shape(
+        groups=None,
+        domain=filters.domain is not None,
+        severity=False,
+        keyset=None,
+        deferred=filters.include_deferred,
+        claimed=filters.claimed,
+        mine=filters.mine,
+        q=bool(filters.q),
+    )
+    query = _residual(core_select(*_QUEUE_COLUMNS).where(_cases.status == "open"), shape)
+    query = query.where(_cases.id.in_(bindparam("ids", expanding=True)))
+    params = _values(filters, now)
+    params["ids"] = sorted(set(ids))
+    if filters.severity is not None:
+        query = query.where(_cases.severity_rank == bindparam("rank", type_=Integer))
+    if arms is not None:
+        query = query.where(_cases.group_name.in_(bindparam("arms", expanding=True)))
+        params["arms"] = arms
+    rows = list(session.connection().execute(query.order_by(_cases.id), params).all())
+    return _items(session, rows, now)
 
 
 #: Decisions that settle a case: a supervisor's final ones and the system's fallback.

@@ -116,6 +116,9 @@ class Case(SQLModel, table=True):
         Index("ix_cases_queue", "status", "severity_rank", "due_at", "id"),
         Index("ix_cases_queue_group", "status", "group_name", "severity_rank", "due_at", "id"),
         Index("ix_cases_queue_domain", "status", "domain", "severity_rank", "due_at", "id"),
+        # The queue oldest first (?sort=age).
+        Index("ix_cases_queue_age", "status", "created_at", "id"),
+        Index("ix_cases_queue_group_age", "status", "group_name", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

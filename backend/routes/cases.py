@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import CurrentSupervisor, CurrentViewer, StateDep
 from backend.services import cases as svc
+from store.cases import QueueSort
 from store.contracts import (
     CasePublic,
     ClaimPublic,
@@ -30,11 +31,34 @@ async def queue(
     domain: str | None = None,
     group: str | None = None,
     include_deferred: bool = False,
+    claimed: Annotated[
+        bool | None,
+        Query(description="true: only cases someone holds a claim on; false: only unclaimed"),
+    ] = None,
+    mine: Annotated[
+        bool, Query(description="Only cases claimed by you or suggested to you")
+    ] = False,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Only cases whose summary contains this text"),
+    ] = None,
+    sort: Annotated[
+        QueueSort,
+        Query(description="priority (severity, then SLA left), sla (SLA left) or age (oldest)"),
+    ] = "priority",
+    ids: Annotated[
+        list[int] | None,
+        Query(
+            max_length=200,
+            description="Only these cases, if still queued and matching the filters "
+            "(what a live console asks after the change feed named them); no paging",
+        ),
+    ] = None,
 ) -> QueuePage:
     """Open cases in your groups, most severe first, then least time left to the SLA.
 
     Deferred cases are left out until their deferral ends; ``include_deferred`` lists them
-    too (with ``deferred_until``)."""
+    too (with ``deferred_until``). A cursor continues the order it was issued for."""
     return await run_in_threadpool(
         svc.get_queue,
         state,
@@ -45,6 +69,11 @@ async def queue(
         domain=domain,
         group=group,
         include_deferred=include_deferred,
+        claimed=claimed,
+        mine=mine,
+        q=q,
+        sort=sort,
+        ids=ids,
     )
 
 

@@ -17,11 +17,14 @@ from backend.state import AppState
 from store import audit
 from store.cases import (
     QueueCursor,
+    QueueFilter,
+    QueueSort,
     case_content,
     decision_replayed,
     fenced_case_update,
     latest_decision,
     post_hoc_decision,
+    queue_items_by_id,
     queue_page,
 )
 from store.contracts import (
@@ -89,24 +92,56 @@ def get_queue(
     domain: str | None,
     group: str | None,
     include_deferred: bool = False,
+    claimed: bool | None = None,
+    mine: bool = False,
+    q: str | None = None,
+    sort: QueueSort = "priority",
+    ids: list[int] | None = None,
 ) -> QueuePage:
     from store.cases import CursorError
 
+    if ids and cursor:
+        raise ProblemError(400, "Invalid query", "ids= reads those cases; drop the cursor")
     try:
         after = QueueCursor.decode(cursor) if cursor else None
     except CursorError as exc:
         raise ProblemError(400, "Invalid cursor", str(exc)) from exc
+    if after is not None and after.sort != sort:
+        raise ProblemError(
+            400,
+            "Invalid cursor",
+            f"the cursor is for sort={after.sort}, not sort={sort}; start from the first page",
+        )
+    filters = QueueFilter(
+        severity=severity,
+        domain=domain,
+        claimed=claimed,
+        mine=mine,
+        q=q.strip() if q and q.strip() else None,
+        include_deferred=include_deferred,
+        me_id=supervisor.id,
+        me_name=supervisor.name,
+    )
     with read_session(state.engine) as session:
+        if ids:
+            items = queue_items_by_id(
+                session=session,
+                ids=ids,
+                now=state.clock(),
+                group=group,
+                groups=visible_groups(supervisor),
+                filters=filters,
+            )
+            return QueuePage(items=items, next_cursor=None)
         items, next_cursor = queue_page(
             session=session,
             limit=limit,
             now=state.clock(),
             after=after,
-            severity=severity,
-            domain=domain,
             group=group,
             groups=visible_groups(supervisor),
-            include_deferred=include_deferred,
+            sort=sort,
+            filters=filters,
         )
     return QueuePage(items=items, next_cursor=next_cursor.encode() if next_cursor else None)
 
