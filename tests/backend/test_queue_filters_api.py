@@ -35,9 +35,7 @@ async def test_queue_sort_sla_lists_least_time_left_first_across_pages(backend_e
     _fill(backend_env)
     client = backend_env.client()
     by_sla = await _walk(client, sort="sla")
-    assert [i.id for i in by_sla] == [
-        i.id for i in sorted(by_sla, key=lambda i: (i.due_at, i.id))
-    ]
+    assert [i.id for i in by_sla] == [i.id for i in sorted(by_sla, key=lambda i: (i.due_at, i.id))]
     everything = await _walk(client, limit=100)
     assert sorted(i.id for i in by_sla) == sorted(i.id for i in everything)
     assert {i.severity for i in by_sla} != {by_sla[0].severity}, "several severities mixed"
