@@ -438,7 +438,12 @@ class HitlApp(App[int]):
         self.remember_case(case)
         screen = self._case_screen
         if screen is not None and screen.is_mounted:
-            screen.prepare(case)
+            from contextlib import suppress
+
+            from textual.css.query import NoMatches
+
+            with suppress(NoMatches):  # the console is closing: its widgets are going
+                screen.prepare(case)
 
     def forget_case(self, case_id: int) -> None:
         self.case_cache.pop(case_id, None)
@@ -462,6 +467,7 @@ class HitlApp(App[int]):
         from console.screens.edit_args_dialog import EditArgsDialog
         from console.screens.override_dialog import OverrideDialog
         from console.screens.question_dialog import QuestionDialog
+        from console.screens.queue_picker import QueuePicker
         from console.screens.rationale_dialog import RationaleDialog
         from console.screens.reassign_dialog import ReassignDialog
         from console.screens.reject_dialog import RejectDialog
@@ -470,6 +476,7 @@ class HitlApp(App[int]):
         return (
             ("Everywhere", (HitlApp,)),
             ("Queue", (QueueTable, QueueScreen)),
+            ("Filter picker", (QueuePicker,)),
             ("Case", (CaseScreen,)),
             ("Approve dialog", (ApproveDialog,)),
             ("Edit and approve dialog", (EditArgsDialog,)),

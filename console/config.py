@@ -72,6 +72,11 @@ class ConsoleSettings(BaseModel):
         description="After a decision: open the next case in the queue (triage), or go "
         "back to the queue",
     )
+    bell: bool = Field(
+        default=True,
+        description="Ring the terminal bell when a new critical case arrives in the queue "
+        "(b toggles it and saves the choice here)",
+    )
     keymap: dict[str, str] = Field(
         default_factory=dict,
         description='Key overrides by binding id, e.g. {"case.approve" = "A", '
@@ -106,8 +111,9 @@ def load_settings(**overrides: object) -> ConsoleSettings:
     return ConsoleSettings(**clean)  # type: ignore[arg-type]
 
 
-def save_setting(key: str, value: str, path: Path | None = None) -> Path:
-    """Set a top-level string setting in the config file, keeping everything else in it.
+def save_setting(key: str, value: str | bool, path: Path | None = None) -> Path:
+    """Set a top-level string or boolean setting in the config file, keeping everything
+    else in it.
 
     The line ``key = ...`` is replaced if present, else added before the first table; a
     new file is created readable by its owner only (it may later hold a token).
@@ -117,7 +123,8 @@ def save_setting(key: str, value: str, path: Path | None = None) -> Path:
 
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     tomllib.loads("\n".join(lines))  # refuse to edit a file that does not parse
-    entry = f"{key} = {json.dumps(value)}"  # a JSON string is a valid TOML basic string
+    # A JSON string is a valid TOML basic string; JSON true/false are TOML booleans.
+    entry = f"{key} = {json.dumps(value)}"
     assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
     table = re.compile(r"^\s*\[")
     for n, line in enumerate(lines):

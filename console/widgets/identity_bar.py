@@ -1,4 +1,5 @@
-"""The top line: who is signed in, to which backend, and a DEMO banner in demo mode."""
+"""The top line: who is signed in, whether they are on call, to which backend, and a DEMO
+banner in demo mode."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class IdentityBar(Horizontal):
     IdentityBar > #title { text-style: bold; color: $text-accent; }
     IdentityBar > #who { width: 1fr; text-overflow: ellipsis; }
     IdentityBar > #url { color: $foreground-muted; }
+    IdentityBar > #availability { color: $text-success; }
+    IdentityBar > #availability.-away { color: $text-warning; text-style: bold; }
     IdentityBar > #demo {
         background: $warning;
         color: $background;
@@ -42,4 +45,20 @@ class IdentityBar(Horizontal):
             yield Label("hitl", id="title")
         groups = ", ".join(self.me.groups) or "no groups"
         yield Label(f"{self.me.name} ({self.me.role}) · {groups}", id="who")
+        yield Label(_availability(self.me), id="availability", classes=_away(self.me))
         yield Label(self.url, id="url")
+
+    def show(self, me: SupervisorMe) -> None:
+        """Show ``me`` again (their availability changed)."""
+        self.me = me
+        label = self.query_one("#availability", Label)
+        label.update(_availability(me))
+        label.set_class(me.availability == "away", "-away")
+
+
+def _availability(me: SupervisorMe) -> str:
+    return "● on call" if me.availability == "on_call" else "◌ AWAY"
+
+
+def _away(me: SupervisorMe) -> str:
+    return "-away" if me.availability == "away" else ""

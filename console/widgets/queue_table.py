@@ -11,10 +11,11 @@ changed, and that text changes rarely for far-away deadlines (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -31,6 +32,8 @@ from console.widgets.palette import Palette
 from store.contracts import QueueItem
 
 __all__ = ["COLUMNS", "QueueTable"]
+
+SortKey = tuple[Any, ...]
 
 #: (key, label, width); the summary column takes what is left.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -244,18 +247,69 @@ class QueueTable(ScrollView, can_focus=True):
         self._check_near_end()
 
     def remove_case(self, case_id: int) -> None:
-        if case_id not in self.items:
-            return
-        keep = self.current_case_id
-        del self.items[case_id]
-        self._strips.pop(case_id, None)
+        self.apply_changes((), removed=(case_id,), key=None, complete=True)
+
+    def apply_changes(
+        self,
+        items: Iterable[QueueItem],
+        *,
+        removed: Iterable[int] = (),
+        key: Callable[[QueueItem], SortKey] | None,
+        complete: bool,
+    ) -> None:
+        """Live changes: drop ``removed`` cases; put each of ``items`` in its place by
+        ``key`` (or where it is, without a key). A new case past the last loaded row waits
+        for its page unless the queue is ``complete`` (no more pages).
+
+        The cursor stays on its case, at the same height on screen; if its case left, on
+        the row that took its place. Only rows whose case changed are rendered anew.
+        """
+        keep = before = self.current_case_id
+        height = self._cursor - int(self.scroll_offset.y)
+        gone = {case_id for case_id in removed if case_id in self.items}
+        fresh = {item.id: item for item in items}
+        if not gone and all(self.items.get(i) == item for i, item in fresh.items()):
+            return  # nothing the queue shows changed
+        for case_id in gone | set(fresh):
+            self._strips.pop(case_id, None)
+        if keep in gone:
+            # The case under the cursor left: the cursor goes to the next one still here.
+            rest = [i for i in self._order[self._cursor :] if i not in gone]
+            keep = rest[0] if rest else None
+        order = [i for i in self._order if i not in gone]
+        if key is None:
+            for case_id, item in fresh.items():
+                if case_id in self.items and case_id not in gone:
+                    self.items[case_id] = item
+            self.items = {i: self.items[i] for i in order}
+        else:
+            moved = set(fresh)
+            order = [i for i in order if i not in moved]
+            keys = [key(self.items[i]) for i in order]
+            last = keys[-1] if keys else None
+            placed = dict(zip(order, (self.items[i] for i in order), strict=True))
+            for item in sorted(fresh.values(), key=key):
+                k = key(item)
+                if not complete and last is not None and k > last and item.id not in self.items:
+                    continue  # beyond the loaded rows: it comes with its page
+                n = bisect.bisect_left(keys, k)
+                keys.insert(n, k)
+                order.insert(n, item.id)
+                placed[item.id] = item
+            self.items = {i: placed[i] for i in order}
         self._reindex()
         if keep is not None and keep in self._index:
             self._cursor = self._index[keep]
         else:
             self._cursor = min(self._cursor, max(0, len(self._order) - 1))
+        # Keep the cursor's row where the eye is: scroll by what moved above it.
+        top = max(0, self._cursor - max(0, height))
+        self.scroll_to(y=top, animate=False, force=True, immediate=True)
+        self._scroll_cursor_into_view()
         self.refresh()
-        self.post_message(self.Highlighted(self, self.current_case_id))
+        if before != self.current_case_id:
+            self.post_message(self.Highlighted(self, self.current_case_id))
+        self._check_near_end()
 
     def tick(self, now: datetime) -> int:
         """Move the SLA countdown to ``now``; repaint only rows on screen whose SLA text
