@@ -16,6 +16,7 @@ from console.screens.help import HelpScreen
 from console.screens.override_dialog import OverrideDialog
 from console.screens.question_dialog import QuestionDialog
 from console.screens.queue import QueueScreen
+from console.screens.queue_picker import QueuePicker
 from console.screens.rationale_dialog import RationaleDialog
 from console.screens.reassign_dialog import ReassignDialog
 from console.screens.reject_dialog import RejectDialog
@@ -27,6 +28,7 @@ BOUND = (
     HitlApp,
     QueueScreen,
     QueueTable,
+    QueuePicker,
     CaseScreen,
     ApproveDialog,
     EditArgsDialog,

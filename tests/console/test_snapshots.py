@@ -31,8 +31,9 @@ Step = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 async def _queue(pilot: Pilot[Any]) -> None:
-    await loaded_queue(pilot)
-    await pilot.pause()
+    from tests.console.test_snapshots_queue import settled
+
+    await settled(pilot)  # the header says ● live once the change feed follows
 
 
 def _payments_row(pilot: Pilot[Any]) -> int:
