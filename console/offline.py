@@ -232,7 +232,8 @@ class OfflineClient(HitlClient):
 
     async def queue(self, *, cursor: str | None = None, **kwargs: Any) -> QueuePage:
         page = await super().queue(cursor=cursor, **kwargs)
-        self._kept_page(page, first=cursor is None)
+        if not kwargs.get("ids"):  # a live re-read of a few cases is not the queue
+            self._kept_page(page, first=cursor is None)
         return page
 
     async def case(self, case_id: int) -> CasePublic:
