@@ -215,7 +215,7 @@ class QueueScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
         if app.refresh_every:
             self.set_interval(app.refresh_every, self.refresh_quietly)
-        self.follow()
+        self.call_after_refresh(self.follow)  # once the queue is painted
 
     @property
     def summary(self) -> QueueSummary:
@@ -307,6 +307,9 @@ class QueueScreen(Screen[None]):
         The cursor is kept across failures: after the backend comes back the feed resumes
         where it stopped, so no change is missed."""
         app = self.hitl
+        # The first screen came without httpx (console.client); load it in a thread, not
+        # on the event loop, before the first long-poll.
+        await asyncio.to_thread(app.client.warm_up)
         backoff = Backoff(first=0.5, cap=15.0)
         cursor: int | None = None
         while True:

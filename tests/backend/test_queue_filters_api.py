@@ -118,3 +118,38 @@ async def test_queue_ids_returns_only_cases_still_queued_and_matching(backend_en
     assert [i.id for i in (await client.queue(ids=ids, claimed=True)).items] == [ids[1]]
     with pytest.raises(InvalidRequest):
         await client.queue(ids=list(range(1, 300)))
+
+
+@pytest.mark.parametrize("sort", ["priority", "sla", "age"])
+@pytest.mark.parametrize("groups", [None, 3])
+def test_queue_orders_walk_an_index_without_sorting(tmp_path, sort: str, groups) -> None:
+    """Every order, for an admin (all groups) or a member of several, is an index walk
+    merged across groups (SQLite's plan): no table scan and no sort of the open cases, so
+    a page costs the same at 10,000 or a million cases, even past a deep cursor."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine
+
+    from store.cases import _queue_statement, _Shape
+    from store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    keyset = {"priority": "rank", "sla": "due", "age": "created"}[sort]
+    shape = _Shape(
+        groups=groups, domain=False, severity=False, keyset=keyset, deferred=False, sort=sort
+    )
+    statement = _queue_statement(shape)
+    values = {"now": now, "now_claim": now, "a_due": now, "a_created": now, "a_id": 1}
+    values |= {"a_rank": 0, "limit": 50, "g0": "a", "g1": "b", "g2": "c"}
+    values |= {f"r{n}": n for n in range(4)}
+    names = statement.compile(engine).params
+    bound = statement.params(**{k: values.get(k, "open") for k in names})
+    sql = str(bound.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+    engine.dispose()
+    assert all("TEMP B-TREE" not in step and not step.startswith("SCAN") for step in plan), plan
+    assert any("USING INDEX ix_cases_queue" in step for step in plan), plan
