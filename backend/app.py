@@ -24,6 +24,7 @@ from backend.routes import (
     me,
     metrics,
     policies,
+    related,
 )
 from backend.serverkey import load_or_create_server_key
 from backend.services.policy_triage import PolicyTriage
@@ -94,7 +95,18 @@ def create_app(
     )
     app.state.hitl = state
     install_problem_handlers(app)
-    for module in (health, escalations, cases, changes, me, groups, audit, policies, metrics):
+    for module in (
+        health,
+        escalations,
+        cases,
+        related,
+        changes,
+        me,
+        groups,
+        audit,
+        policies,
+        metrics,
+    ):
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -33,6 +33,7 @@ from console.errors import (
 from store.contracts import (
     Availability,
     AvailabilityUpdate,
+    CaseAuditEvent,
     CasePublic,
     ClaimPublic,
     DecisionPublic,
@@ -45,6 +46,7 @@ from store.contracts import (
     KeyPublic,
     QueueChanges,
     QueuePage,
+    RelatedCases,
     Severity,
     SupervisorMe,
 )
@@ -286,6 +288,25 @@ class HitlClient:
 
     async def case(self, case_id: int) -> CasePublic:
         return await self._get(f"/v1/cases/{case_id}", CasePublic)
+
+    async def case_audit(self, case_id: int) -> list[CaseAuditEvent]:
+        """The case's audit trail, oldest first (its history)."""
+        response = await self._request("GET", f"/v1/cases/{case_id}/audit")
+        try:
+            return TypeAdapter(list[CaseAuditEvent]).validate_json(response.content)
+        except ValidationError as exc:
+            raise ApiError(
+                response.status_code,
+                "Unexpected response from the backend",
+                f"the case history did not validate: {exc.error_count()} error(s); "
+                "is the console the same version as the backend?",
+            ) from exc
+
+    async def related(self, case_id: int, *, limit: int = 5) -> RelatedCases:
+        """Cases of your groups sharing the agent, the trace or a redacted value."""
+        return await self._get(
+            f"/v1/cases/{case_id}/related", RelatedCases, params={"limit": limit}
+        )
 
     async def claim(self, case_id: int) -> ClaimPublic:
         return await self._post(f"/v1/cases/{case_id}/claim", ClaimPublic)

@@ -69,6 +69,10 @@ __all__ = [
     "QueueChanges",
     "QueueItem",
     "QueuePage",
+    "RelatedCase",
+    "RelatedCases",
+    "RelatedGroup",
+    "Relation",
     "Severity",
     "StepAction",
     "SupervisorMe",
@@ -762,3 +766,41 @@ class PolicyPushResult(_Contract):
     #: False when it was already the active version (nothing changed).
     activated: bool
     previous_version: int | None = None
+
+
+Relation = Literal["agent", "trace", "placeholder"]
+
+
+class RelatedCase(_Contract):
+    """A case related to another: enough to recognise it and open it."""
+
+    id: int
+    status: CaseStatus
+    severity: Severity
+    domain: str
+    group: str
+    agent: str
+    summary: str
+    created_at: AwareDatetime
+
+
+class RelatedGroup(_Contract):
+    """Cases that share one thing with the case asked about, newest first."""
+
+    relation: Relation = Field(
+        description="agent: the same agent; trace: the same trace id; placeholder: the "
+        "same redacted value (the same e-mail, card, IBAN... in both cases)"
+    )
+    value: str = Field(description="The agent's name, the trace id or the typed placeholder")
+    cases: list[RelatedCase]
+    more: bool = Field(description="More of your cases share it than are listed")
+
+
+class RelatedCases(_Contract):
+    """``GET /v1/cases/{id}/related``: only cases in the reader's groups are listed."""
+
+    case_id: int
+    groups: list[RelatedGroup] = Field(
+        description="Agent first, then trace, then one group per shared placeholder; "
+        "a relation with no visible case is left out"
+    )

@@ -17,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Case",
+    "CasePlaceholder",
     "Checkpoint",
     "Claim",
     "Decision",
@@ -119,10 +120,12 @@ class Case(SQLModel, table=True):
         # The queue oldest first (?sort=age).
         Index("ix_cases_queue_age", "status", "created_at", "id"),
         Index("ix_cases_queue_group_age", "status", "group_name", "created_at", "id"),
+        # An agent's cases, newest first (related cases): ORDER BY id DESC walks it.
+        Index("ix_cases_agent_recent", "agent_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    agent_id: int = Field(foreign_key="agents.id", index=True)
+    agent_id: int = Field(foreign_key="agents.id")
     idempotency_key: str = Field(max_length=200)
     request_digest: str = Field(max_length=80)
     status: str = Field(max_length=20, default="open")
@@ -189,6 +192,18 @@ class Case(SQLModel, table=True):
     suggested_assignee: str | None = Field(default=None, max_length=100)
     routed_from: str | None = Field(default=None, max_length=64)
     routing_note: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+
+
+class CasePlaceholder(SQLModel, table=True):
+    """A redacted value (its typed placeholder) that a case's content holds, written at
+    ingest and when the agent answers a question: "the same e-mail as case 812" is one
+    index range, not a scan of every case's JSON."""
+
+    __tablename__ = "case_placeholders"
+    __table_args__ = (Index("ix_case_placeholders_value", "placeholder", "case_id"),)
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    placeholder: str = Field(primary_key=True, max_length=40)
 
 
 class Claim(SQLModel, table=True):

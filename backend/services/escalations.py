@@ -15,7 +15,7 @@ from backend.services.routing import Route, over_limit, route
 from backend.services.triage import TriageOutcome
 from backend.state import AppState
 from store import audit
-from store.canonical import json_digest
+from store.canonical import canonical_json, json_digest, sha256_hex
 from store.cases import (
     case_by_idempotency_key,
     case_content,
@@ -37,6 +37,7 @@ from store.contracts import (
     PolicyRef,
 )
 from store.db import read_session, write_session
+from store.related import index_placeholders
 from store.tables import Agent, Case, Decision, Supervisor
 
 __all__ = ["agent_view", "escalation_status", "submit_escalation", "wait_for_decision"]
@@ -178,8 +179,11 @@ def _create_case(
     session.add(case)
     session.flush()  # assigns the id, which is part of the content
     content = case_content(case, agent_name=agent.name).signed_json()
-    case.content_digest = json_digest(content)
+    canonical = canonical_json(content)
+    case.content_digest = "sha256:" + sha256_hex(canonical)
     assert case.id is not None
+    # Redacted values it shares with other cases: related cases find it by them.
+    index_placeholders(session, case_id=case.id, text=canonical.decode())
     data = {
         "content": content,
         "content_digest": case.content_digest,
@@ -362,6 +366,7 @@ def answer_info(
             values={"status": "open", "updated_at": now, **values},
         )
         assert updated, "the case row is locked and unclaimed while a question is pending"
+        index_placeholders(session, case_id=case.id, text=answer.model_dump_json())
         audit.append_event(
             session,
             kind="case.info_answered",
