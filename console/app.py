@@ -472,12 +472,13 @@ class HitlApp(App[int]):
         from console.screens.reassign_dialog import ReassignDialog
         from console.screens.reject_dialog import RejectDialog
         from console.screens.severity_dialog import SeverityDialog
+        from console.widgets.case_view import CaseView
 
         return (
             ("Everywhere", (HitlApp,)),
             ("Queue", (QueueTable, QueueScreen)),
             ("Filter picker", (QueuePicker,)),
-            ("Case", (CaseScreen,)),
+            ("Case", (CaseScreen, CaseView)),
             ("Approve dialog", (ApproveDialog,)),
             ("Edit and approve dialog", (EditArgsDialog,)),
             ("Override dialog", (OverrideDialog,)),

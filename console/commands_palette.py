@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.actions import parse as parse_action
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
@@ -46,6 +47,8 @@ def binding_commands(app: HitlApp, screen: Screen[Any]) -> list[BindingCommand]:
             for binding in cls.BINDINGS:
                 if not isinstance(binding, Binding) or binding.action == "command_palette":
                     continue
+                if not _available(node, binding):
+                    continue  # e.g. "Next related" while no related case is selected
                 key = (id(node), binding.action)
                 if key not in found:
                     found[key] = (section, binding, node, [])
@@ -62,6 +65,12 @@ def binding_commands(app: HitlApp, screen: Screen[Any]) -> list[BindingCommand]:
             )
         )
     return commands
+
+
+def _available(node: DOMNode, binding: Binding) -> bool:
+    """Whether the binding's action can run now (its owner's ``check_action``)."""
+    _, name, params = parse_action(binding.action)
+    return node.check_action(name, params) is not False
 
 
 def _owner(app: HitlApp, screen: Screen[Any], cls: type[DOMNode]) -> DOMNode | None:

@@ -801,6 +801,6 @@ class RelatedCases(_Contract):
 
     case_id: int
     groups: list[RelatedGroup] = Field(
-        description="Agent first, then trace, then one group per shared placeholder; "
-        "a relation with no visible case is left out"
+        description="The trace first, then one group per shared placeholder, then the "
+        "agent; a relation with no visible case is left out"
     )

@@ -67,9 +67,9 @@ def index_placeholders(session: Session, *, case_id: int, text: str) -> None:
     if not found:
         return
     known = set(
-        session.exec(
-            select(_marks.placeholder).where(_marks.case_id == case_id)  # type: ignore[call-overload]
-        ).all()
+        session.connection()
+        .execute(select(_marks.placeholder).where(_marks.case_id == case_id))
+        .scalars()
     )
     new = [p for p in found if p not in known]
     if new:
@@ -135,10 +135,6 @@ def related_groups(
     found: list[tuple[Relation, str, list[Any]]] = []
     params: dict[str, Any] = {"case_id": case.id, "limit": limit + 1}
 
-    agent_rows = connection.execute(
-        _newest(_agent_candidates(), groups), {**params, "agent_id": case.agent_id}
-    ).all()
-    found.append(("agent", "", list(agent_rows)))
     if case.trace_id:
         rows = connection.execute(
             _newest(_trace_candidates(), groups), {**params, "trace_id": case.trace_id}
@@ -154,6 +150,12 @@ def related_groups(
     for placeholder in list(own):
         rows = connection.execute(statement, {**params, "placeholder": placeholder}).all()
         found.append(("placeholder", placeholder, list(rows)))
+
+    # The most telling first: a trace and a shared value say more than the same agent.
+    agent_rows = connection.execute(
+        _newest(_agent_candidates(), groups), {**params, "agent_id": case.agent_id}
+    ).all()
+    found.append(("agent", "", list(agent_rows)))
 
     agent_ids = {r.agent_id for _, _, rows in found for r in rows} | {case.agent_id}
     names: dict[int, str] = dict(

@@ -15,9 +15,10 @@ case is the console's most frequent step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from pydantic import ValidationError
 from textual import events, on, work
@@ -57,13 +58,22 @@ from console.widgets.case_view import VERB, CaseHeader, CaseView, decision_line
 from console.widgets.identity_bar import IdentityBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.markers import sla_label
-from store.contracts import CasePublic, ClaimPublic, DecisionKind, DecisionPublic
+from store.contracts import (
+    CaseAuditEvent,
+    CasePublic,
+    ClaimPublic,
+    DecisionKind,
+    DecisionPublic,
+    RelatedCases,
+)
 from store.signing import fingerprint
 
 if TYPE_CHECKING:
     from console.app import HitlApp
 
 __all__ = ["CaseScreen"]
+
+T = TypeVar("T")
 
 
 class CaseScreen(Screen[DecisionPublic | None]):
@@ -182,6 +192,14 @@ class CaseScreen(Screen[DecisionPublic | None]):
         error: ConsoleError
 
     @dataclass
+    class ExtrasLoaded(Message):
+        """The history and related cases of a case (each, or why it could not be had)."""
+
+        case_id: int
+        history: list[CaseAuditEvent] | ConsoleError
+        related: RelatedCases | ConsoleError
+
+    @dataclass
     class Decided(Message):
         decision: DecisionPublic
 
@@ -221,6 +239,10 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self._message = ""
         #: After a 409: (what was said, the draft note, the case as it was shown).
         self._conflict: tuple[str, str, CasePublic | None] | None = None
+        #: Cases this one was reached from through related cases (esc goes back).
+        self._trail: list[int] = []
+        #: What the history and related cases shown were fetched for.
+        self._extras_key: tuple[object, ...] | None = None
 
     @property
     def hitl(self) -> HitlApp:
@@ -267,6 +289,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         """
         self.case_id, self.case, self.busy = case_id, None, False
         self._cached, self._sla, self._conflict = cached, None, None
+        self._trail = []
         self._say("")
         self.query_one(CaseView).scroll_home(animate=False)
         self._start()
@@ -321,6 +344,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
         self._sla = sla_label(case.due_at, case.created_at, now)
         self.query_one(CaseHeader).show(case, now=now, me_id=me)
         self.query_one(CaseView).show(case, now=now, me_id=me)
+        self._want_extras(case)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -362,11 +386,66 @@ class CaseScreen(Screen[DecisionPublic | None]):
         line.set_class(bool(text), "-shown")
         line.update(shown)
 
+    # -- history and related cases ----------------------------------------------------
+
+    def _want_extras(self, case: CasePublic) -> None:
+        """Fetch the history and related cases once the case is painted, again when the
+        case changed (a claim, a question, a decision) or they could not be had."""
+        key = (case.id, case.status, case.content_digest, case.claim, case.decision)
+        view = self.query_one(CaseView)
+        if key == self._extras_key and view.history_error is None and view.related_error is None:
+            return
+        self._extras_key = key
+        self.call_after_refresh(self.load_extras, case.id)
+
+    @work(exclusive=True, group="case-extras")
+    async def load_extras(self, case_id: int) -> None:
+        client = self.hitl.client
+
+        async def fetch(call: Awaitable[T]) -> T | ConsoleError:
+            try:
+                return await call
+            except ConsoleError as exc:
+                return exc
+
+        history, related = await asyncio.gather(
+            fetch(client.case_audit(case_id)), fetch(client.related(case_id))
+        )
+        self.post_message(self.ExtrasLoaded(case_id, history, related))
+
+    @on(ExtrasLoaded)
+    def _extras_loaded(self, message: ExtrasLoaded) -> None:
+        view = self.query_one(CaseView)
+        if isinstance(message.history, ConsoleError):
+            view.show_history(message.case_id, None, str(message.history))
+        else:
+            view.show_history(message.case_id, message.history)
+        if isinstance(message.related, ConsoleError):
+            view.show_related(message.case_id, None, str(message.related))
+        else:
+            view.show_related(message.case_id, message.related)
+
+    @on(CaseView.OpenRelated)
+    def _open_related(self, message: CaseView.OpenRelated) -> None:
+        if self.busy:
+            self.notify("A decision is on its way; wait for the answer.", severity="warning")
+            return
+        trail = [*self._trail, self.case_id]
+        self._switch_to(message.case_id, trail)
+        self._say(f"Opened from #{trail[-1]} (related): esc goes back to it.")
+
+    def _switch_to(self, case_id: int, trail: list[int]) -> None:
+        self.open(case_id, cached=self.hitl.case_cache.get(case_id))
+        self._trail = trail
+
     # -- navigation -------------------------------------------------------------------
 
     def action_back(self) -> None:
         if self.busy:
             self.notify("A decision is on its way; wait for the answer.", severity="warning")
+            return
+        if self._trail:  # back to the case the related one was opened from
+            self._switch_to(self._trail[-1], self._trail[:-1])
             return
         self.dismiss(None)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.widgets.palette import Palette
+from console.widgets.redacted import REDACTED_STYLE, marked
 from store.contracts import ActionSpec, Alternative
 
 __all__ = ["action_block", "action_call", "alternative_row", "scalar"]
@@ -34,7 +35,9 @@ def action_call(action: ActionSpec, palette: Palette | None = None) -> Text:
         if i:
             text.append(", ")
         text.append(f"{key}=", style=palette.muted if palette else "")
-        text.append(scalar(value))
+        text.append_text(
+            marked(scalar(value), redacted=palette.redacted if palette else REDACTED_STYLE)
+        )
     text.append(")")
     return text
 
@@ -49,7 +52,7 @@ def action_block(action: ActionSpec, palette: Palette) -> RenderableType:
             shown = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
         else:
             shown = scalar(value)
-        grid.add_row(key, Text(shown))
+        grid.add_row(key, marked(shown, redacted=palette.redacted))
     name = Text(action.name, style=palette.accent + Style(bold=True))
     if not action.args:
         return Group(name, Text("  (no arguments)", style=palette.muted))
@@ -63,6 +66,6 @@ def alternative_row(number: int, alternative: Alternative, palette: Palette) -> 
     grid.add_column(overflow="fold")
     body: list[RenderableType] = [action_call(alternative.action, palette)]
     if alternative.rationale:
-        body.append(Text(alternative.rationale, style="italic"))
+        body.append(marked(alternative.rationale, "italic", redacted=palette.redacted))
     grid.add_row(str(number), Group(*body))
     return grid

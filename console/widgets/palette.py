@@ -30,6 +30,8 @@ class Palette:
     border: Style
     border_focus: Style
     title: Style
+    #: Redacted values (typed placeholders): italic, in the secondary color.
+    redacted: Style
 
     def severity(self, severity: str) -> Style:
         """CRIT in reverse error color, HIGH in error color, MED warning, LOW muted."""
@@ -70,6 +72,7 @@ class Palette:
             border=style("panel-lighten-2"),
             border_focus=style("primary", 0.6),
             title=style("text-accent", bold=True),
+            redacted=style("secondary", italic=True),
         )
 
 

@@ -195,7 +195,7 @@ def test_related_reads_bounded_index_ranges(backend_env: BackendEnv) -> None:
             groups = related_groups(session, case=case, groups=["payments", "ops"], limit=5)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    assert [g.relation for g in groups] == ["agent", "trace", "placeholder"]
+    assert [g.relation for g in groups] == ["trace", "placeholder", "agent"]
     raw = engine.raw_connection()
     try:
         plans = [
@@ -208,7 +208,7 @@ def test_related_reads_bounded_index_ranges(backend_env: BackendEnv) -> None:
     relations = [plan for plan, (s, _) in zip(plans, statements, strict=True) if "IN (SELECT" in s]
     for plan, index in zip(
         relations,
-        ["ix_cases_agent_recent", "ix_cases_trace_id", "ix_case_placeholders_value"],
+        ["ix_cases_trace_id", "ix_case_placeholders_value", "ix_cases_agent_recent"],
         strict=True,
     ):
         assert f"COVERING INDEX {index}" in plan, plan

@@ -191,8 +191,19 @@ async def open_case(pilot: Pilot[Any], row: int = 0) -> CaseScreen:
     screen = pilot.app.screen
     assert isinstance(screen, CaseScreen)
     await wait_until(pilot, lambda: screen.case is not None)
-    await pilot.pause()
+    await case_extras(pilot, screen)
     return screen
+
+
+async def case_extras(pilot: Pilot[Any], screen: CaseScreen) -> None:
+    """Wait until the case's history and related cases (fetched after it is painted) are
+    shown, so what follows sees the whole case."""
+    from console.widgets.case_view import CaseView
+
+    await wait_until(pilot, lambda: bool(screen.query(CaseView)))
+    view = screen.query_one(CaseView)
+    await wait_until(pilot, lambda: view.extras_loaded)
+    await pilot.pause()
 
 
 def screen_text(app: App[Any]) -> str:

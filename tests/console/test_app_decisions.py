@@ -269,7 +269,8 @@ async def test_tampered_case_is_refused_before_signing(console_env: ConsoleEnv) 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             self.sent.append(f"{request.method} {request.url.path}")
             response = await inner.handle_async_request(request)
-            if request.method == "GET" and request.url.path.startswith("/v1/cases/"):
+            path = request.url.path
+            if request.method == "GET" and path.startswith("/v1/cases/") and path[10:].isdigit():
                 body = json.loads(await response.aread())
                 body["summary"] = "Nothing to see here"
                 return httpx.Response(200, json=body)

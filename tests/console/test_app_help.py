@@ -21,6 +21,7 @@ from console.screens.rationale_dialog import RationaleDialog
 from console.screens.reassign_dialog import ReassignDialog
 from console.screens.reject_dialog import RejectDialog
 from console.screens.severity_dialog import SeverityDialog
+from console.widgets.case_view import CaseView
 from console.widgets.queue_table import QueueTable
 from tests.console.conftest import ConsoleEnv, loaded_queue, open_case, screen_text, wait_until
 
@@ -30,6 +31,7 @@ BOUND = (
     QueueTable,
     QueuePicker,
     CaseScreen,
+    CaseView,
     ApproveDialog,
     EditArgsDialog,
     OverrideDialog,
