@@ -329,6 +329,8 @@ class CaseScreen(Screen[DecisionPublic | None]):
         conflict = self._conflict_note(message.case)
         if message.case != self.case:
             self._show(message.case)
+        else:  # the history and related cases may still be missing or stale
+            self._want_extras(message.case)
         if conflict is not None:
             self._say(conflict, error=True)
         elif message.case.decision is not None:
@@ -361,6 +363,7 @@ class CaseScreen(Screen[DecisionPublic | None]):
             self.notify(text, severity="error")
 
     def action_reload(self) -> None:
+        self._extras_key = None  # fetch the history and related cases again too
         self.hitl.retry_now()
         self.load_case()
 
@@ -411,6 +414,11 @@ class CaseScreen(Screen[DecisionPublic | None]):
         history, related = await asyncio.gather(
             fetch(client.case_audit(case_id)), fetch(client.related(case_id))
         )
+        for result in (history, related):  # the connection state follows every request
+            if isinstance(result, ConsoleError):
+                self.hitl.note_failure(result)
+            else:
+                self.hitl.note_success()
         self.post_message(self.ExtrasLoaded(case_id, history, related))
 
     @on(ExtrasLoaded)
