@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -161,6 +162,18 @@ class LiveBackend:
     agent_id: int
     supervisor_token: str
     supervisor_id: int
+
+
+def admin_cli(db_url: str, *args: str) -> dict[str, object]:
+    """Run ``backend admin ... --json`` as an operator would and return what it printed."""
+    out = subprocess.run(
+        [sys.executable, "-m", "backend", "admin", *args, "--database-url", db_url, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
 
 
 def start_live_backend(tmp_path: Path) -> LiveBackend:

@@ -22,7 +22,7 @@ from console.webhooks import verify_webhook
 from store.migrate import upgrade
 from store.samples import sample_escalations
 from store.signing import public_key_b64
-from tests.conftest import DOMAINS, _admin, free_port
+from tests.conftest import DOMAINS, admin_cli, free_port
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,7 @@ async def test_webhook_survives_sigkill_and_arrives_exactly_once(tmp_path: Path)
     server_key = tmp_path / "server.pem"
     upgrade(db_url)
     receiver = Receiver()  # its port is chosen; nothing listens on it yet
-    agent = _admin(
+    agent = admin_cli(
         db_url,
         "create-agent",
         "refund-bot",
@@ -110,7 +110,7 @@ async def test_webhook_survives_sigkill_and_arrives_exactly_once(tmp_path: Path)
         "--server-key",
         str(server_key),
     )
-    sup = _admin(
+    sup = admin_cli(
         db_url, "create-supervisor", "alice", *[a for d in DOMAINS for a in ("--group", d)]
     )
     port = free_port()
