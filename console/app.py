@@ -382,6 +382,7 @@ class HitlApp(App[int]):
                 f"{plain} decision{'s' if plain != 1 else ''} saved offline "
                 f"{'are' if plain != 1 else 'is'} now recorded.",
                 title="Synced",
+                timeout=20,
             )
         if report.remaining:
             self.notify(
