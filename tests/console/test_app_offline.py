@@ -221,3 +221,49 @@ async def test_offline_decision_after_the_sla_fallback_is_recorded_post_hoc(
     after = console_env.case(case_id)
     assert after.status == "fallback" and after.post_hoc_decision is not None
     local.close()
+
+
+async def test_bundle_is_reviewed_with_no_backend_and_pushed_later(
+    console_env: ConsoleEnv, tmp_path: Path
+) -> None:
+    """`hitl console --bundle FILE` opens the pulled cases with no backend at all: the
+    banner names the bundle and when it was pulled; an approval is signed into the bundle
+    ("saved", the banner counts it) and `hitl push` records it later."""
+    from console.bundle import pull_bundle, push_bundle
+    from console.signin import sign_in
+
+    bundle = tmp_path / "review.hitl"
+    await pull_bundle(console_env.backend.client(), bundle, group=None, limit=50)
+    settings = ConsoleSettings(url="http://nowhere.invalid", token="unused")
+    identity = await sign_in(settings, bundle=bundle)
+    identity.key.close()  # the test signs with its own key
+    assert identity.offline is not None and identity.offline.bundle == bundle
+    app = HitlApp(
+        settings,
+        client=identity.client,
+        me=identity.me,
+        key=console_env.key,
+        clock=console_env.backend.clock,
+        first_page=identity.page,
+        offline=identity.offline,
+        refresh_every=None,
+    )
+    notices = record_notifications(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded_queue(pilot)
+        assert f"OFFLINE BUNDLE {bundle}" in " ".join(_banner(app).split())
+        screen = await open_case(pilot, 0)
+        case_id = screen.case_id
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApproveDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen))
+        await wait_until(pilot, lambda: "1 decision saved in it" in _banner(app))
+        assert any("hitl push" in x.message for x in notices if x.title.startswith("Saved"))
+        assert not any(x.title == "Decision recorded" for x in notices)
+        assert app.connection.attempts == 0  # no backend was ever tried
+    await identity.client.aclose()
+    identity.client.local.close()
+    report = await push_bundle(console_env.backend.client(), bundle)
+    assert [(e.case_id, state) for e, state, _ in report.outcomes] == [(case_id, "sent")]
+    assert console_env.case(case_id).status == "decided"
