@@ -104,7 +104,13 @@ def run(term_env: dict[str, str], label: str, args: argparse.Namespace) -> None:
         config = asyncio.run(
             _seed(backend.url, backend.agent_token, backend.supervisor_token, args.cases, tmp)
         )
-        env = {"HITL_CONFIG": str(config), **{k: v for k, v in term_env.items() if k != "TERM"}}
+        env = {
+            "HITL_CONFIG": str(config),
+            # The console's cache and outbox stay in the bench's directory.
+            "XDG_CACHE_HOME": str(tmp / "cache"),
+            "XDG_DATA_HOME": str(tmp / "data"),
+            **{k: v for k, v in term_env.items() if k != "TERM"},
+        }
         remote = (
             f"cd {shlex.quote(str(ROOT))} && env "
             + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
