@@ -323,7 +323,7 @@ class QueueTable(ScrollView, can_focus=True):
             label = sla_label(item.due_at, item.created_at, now)
             if self._sla.get(case_id) != label:
                 self._sla[case_id] = label
-                self._refresh_row(row)
+                self._refresh_cell(row, "sla")
                 changed += 1
         return changed
 
@@ -392,6 +392,20 @@ class QueueTable(ScrollView, can_focus=True):
         y = row - int(self.scroll_offset.y) + 1
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
+
+    def _refresh_cell(self, row: int, column: str) -> None:
+        """Repaint one cell of ``row``: the terminal receives that cell's few bytes, not
+        the whole line (the countdown changes every second in a case's last hour)."""
+        y = row - int(self.scroll_offset.y) + 1
+        if not 1 <= y < self.size.height:
+            return
+        x = PADDING
+        for key, _, width in COLUMNS:
+            size = width or self.summary_width
+            if key == column:
+                self.refresh(Region(x, y, size, 1))
+                return
+            x += size + 2 * PADDING
 
     def _scroll_cursor_into_view(self) -> None:
         top = int(self.scroll_offset.y)

@@ -72,3 +72,24 @@ async def test_queue_countdown_sends_nothing_while_no_text_changes(
         changed = sum(a != b for a, b in zip(before, after, strict=True))
         assert 0 < repainted == changed < len(items)
         assert 0 < frames.since(start) < 200 * changed
+
+
+async def test_queue_countdown_in_seconds_sends_only_the_sla_cells(
+    console_env: ConsoleEnv,
+) -> None:
+    """In a case's last hour its countdown changes every second: each second the terminal
+    receives only the changed SLA cells (a few dozen bytes each), not whole rows."""
+    clock = console_env.backend.clock
+    app = console_env.app(refresh_every=None)
+    frames = render_frames(app)
+    async with app.run_test(size=(100, 24), headless=False) as pilot:
+        table = await loaded_queue(pilot)
+        await pilot.pause(0.3)
+        start = len(frames.writes)
+        clock.advance(1)
+        changed = table.tick(clock())
+        await pilot.pause(0.1)
+        assert changed > 0  # the critical cases count down in seconds
+        sent = frames.since(start)
+        # A whole row is ~200 bytes here (its text and styles); a cell, ~65.
+        assert 0 < sent < changed * 100, (sent, changed)
