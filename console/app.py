@@ -320,6 +320,10 @@ class HitlApp(App[int]):
     def _saved(self, decision: SavedDecision) -> None:
         """A decision went to the outbox (durably: it is on disk before this is said)."""
         self.outbox_pending += 1
+        client = self.offline_client
+        if client is not None and not client.reachable and self.connection.online:
+            # The send failed without an answer: go offline, retry, and sync on return.
+            self.note_failure(BackendUnreachable(f"cannot reach {client.base_url}"))
         where = (
             f"in the bundle; `hitl push {self.bundle}` sends it"
             if self.bundle is not None

@@ -205,7 +205,7 @@ async def test_console_over_ssh_decides_offline_survives_kill_9_and_syncs(
         assert "1 decision saved, not sent yet" in _flat(screen)
         restart_live_backend(live_backend)
         tmux.send_keys("C-r")  # (or wait: the console retries with backoff)
-        tmux.wait_for("● online", timeout=60)
+        tmux.wait_for(lambda s: "OFFLINE" not in s and "open case" in s, timeout=60)
         async with HitlClient(live_backend.url, live_backend.agent_token) as agent:
             status = await agent.escalation(held[1], wait=30)
             other = await agent.escalation(held[0])
