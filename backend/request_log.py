@@ -8,6 +8,7 @@ another task and wraps the response body in a stream: this one only wraps ``send
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -20,6 +21,10 @@ __all__ = ["TRACE_HEADER", "RequestLogMiddleware"]
 TRACE_HEADER = "x-trace-id"
 _TRACE_HEADER = TRACE_HEADER.encode()
 access_log = logging.getLogger("hitl.access")
+
+
+#: Logged for a request cancelled before its answer started (nginx's convention).
+CLIENT_CLOSED = 499
 
 
 class RequestLogMiddleware:
@@ -51,6 +56,12 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_traced)
+        except asyncio.CancelledError:
+            # Cancelled before answering: the client went away or the server is stopping
+            # (a pending long-poll). Not a server error; logged as nginx's 499.
+            if status == 500:
+                status = CLIENT_CLOSED
+            raise
         finally:
             _current.reset(token)
             level = logging.INFO if status < 500 else logging.ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -346,6 +347,26 @@ async def test_request_log_names_status_and_principal_on_errors(backend_env, cap
         (401, None),
         (404, "supervisor:alice"),
     ]
+
+
+async def test_request_log_says_499_not_500_for_a_long_poll_cancelled_before_its_answer(
+    backend_env, caplog
+) -> None:
+    """A console that quits (or a server that stops) while its queue long-poll waits is
+    logged as 499 at INFO, not as a 500 error an operator would chase."""
+    caplog.set_level(logging.INFO, logger="hitl.access")
+    async with _http(backend_env, backend_env.supervisor_token) as http:
+        cursor = (await http.get("/v1/queue/changes")).json()["cursor"]
+        caplog.clear()
+        poll = asyncio.create_task(
+            http.get("/v1/queue/changes", params={"after": cursor, "wait": 30})
+        )
+        await asyncio.sleep(0.3)  # waiting inside the endpoint
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+    records = [r for r in caplog.records if r.name == "hitl.access"]
+    assert [(r.status, r.levelno) for r in records] == [(499, logging.INFO)]  # type: ignore[attr-defined]
 
 
 def test_log_formatters_carry_extra_fields_and_exceptions() -> None:
