@@ -200,9 +200,12 @@ async def test_console_over_ssh_decides_offline_survives_kill_9_and_syncs(
     tmux = Tmux(width=80, height=24)
     try:
         tmux.start(sshd.ssh_command(remote), env=term)
-        screen = tmux.wait_for(lambda s: "queue as of" in _flat(s), timeout=40)
+        # (the count of saved decisions is read from the outbox just after the first frame)
+        screen = tmux.wait_for(
+            lambda s: "queue as of" in _flat(s) and "1 decision saved, not sent yet" in _flat(s),
+            timeout=40,
+        )
         assert "OFFLINE" in screen
-        assert "1 decision saved, not sent yet" in _flat(screen)
         restart_live_backend(live_backend)
         tmux.send_keys("C-r")  # (or wait: the console retries with backoff)
         tmux.wait_for(lambda s: "OFFLINE" not in s and "open case" in s, timeout=60)
