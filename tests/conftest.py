@@ -101,6 +101,8 @@ class BackendEnv:
     supervisor_token: str
     supervisor_id: int
     _clients: list[HitlClient] = field(default_factory=list)
+    #: Set by the console tests' ``over_loopback``: a uvicorn server serving ``app``.
+    loopback_url: str | None = None
 
     def client(self, token: str | None = None) -> HitlClient:
         """A client that talks to the app in-process (no sockets)."""

@@ -1,7 +1,9 @@
 """Console fixtures on top of ``backend_env``: a seeded backend and a ready-to-run app.
 
-Everything runs in-process (``httpx.ASGITransport``) at the frozen time ``T0`` with a
-fixed signing key, so Pilot tests and snapshots are deterministic.
+Everything runs at the frozen time ``T0`` with a fixed signing key, so Pilot tests and
+snapshots are deterministic. The console reaches the backend in-process
+(``httpx.ASGITransport``) or, in modules that use the ``over_loopback`` fixture, over TCP
+through a real uvicorn server on 127.0.0.1 serving the same app.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from pytest_textual_snapshot import SVGImageExtension
@@ -31,7 +36,7 @@ from console.widgets.queue_table import QueueTable
 from store.contracts import CasePublic, QueueItem, QueuePage, SupervisorMe
 from store.samples import sample_escalations
 from store.signing import public_key_b64
-from tests.conftest import BackendEnv
+from tests.conftest import BackendEnv, free_port
 
 # pytest-textual-snapshot 1.0 sets `_file_extension`; syrupy 7 reads `file_extension`, so
 # without this the snapshots are written as `.raw` files instead of viewable `.svg` ones.
@@ -74,6 +79,8 @@ class ConsoleEnv:
             client: HitlClient = OfflineClient(
                 "http://hitl.test", self.backend.supervisor_token, local=local, transport=transport
             )
+        elif flaky is None and self.backend.loopback_url is not None:
+            client = HitlClient(self.backend.loopback_url, self.backend.supervisor_token)
         elif flaky is None:
             client = self.backend.client()
         else:
@@ -153,6 +160,46 @@ def console_env(backend_env: BackendEnv) -> Iterator[ConsoleEnv]:
     env = make_console_env(backend_env, 12)
     yield env
     env.http.close()
+
+
+class LoopbackServer:
+    """A real uvicorn server on a free 127.0.0.1 port, in a thread, serving ``app``.
+
+    Lifespan is off, as with the in-process transport: the app's state is the fixture's
+    (frozen clock, no sweeper), only the transport is real HTTP over TCP."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the loopback uvicorn server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True  # don't wait for the console's pending long-poll
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def over_loopback(backend_env: BackendEnv) -> Iterator[str]:
+    """Consoles made from this backend reach it through a real uvicorn on loopback (apps
+    given a ``flaky`` transport or ``local`` files keep theirs); yields its URL."""
+    with LoopbackServer(backend_env.app) as server:
+        backend_env.loopback_url = server.url
+        yield server.url
+        backend_env.loopback_url = None
 
 
 @pytest.fixture

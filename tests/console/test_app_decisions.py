@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from textual.widgets import Input
 
 from console.screens.approve_dialog import ApproveDialog
@@ -25,6 +26,9 @@ from tests.console.conftest import (
     screen_text,
     wait_until,
 )
+
+# Every key here goes over HTTP to a real uvicorn on loopback (tests/console/conftest.py).
+pytestmark = pytest.mark.usefixtures("over_loopback")
 
 
 async def _back_on_queue(pilot) -> QueueTable:  # type: ignore[no-untyped-def]
@@ -51,6 +55,7 @@ async def test_approve_signs_and_the_backend_shows_the_case_decided(
     """a, then y: the case is claimed, signed with the supervisor's key and decided; the
     console says so, the row leaves the queue and the next case opens."""
     app = console_env.app()
+    assert app.client.base_url.startswith("http://127.0.0.1:")  # real HTTP, real uvicorn
     notices = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
         table = await loaded_queue(pilot)

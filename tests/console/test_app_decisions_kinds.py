@@ -47,6 +47,9 @@ from tests.console.conftest import (
     wait_until,
 )
 
+# Every key here goes over HTTP to a real uvicorn on loopback (tests/console/conftest.py).
+pytestmark = pytest.mark.usefixtures("over_loopback")
+
 MEDIUM, LOW = 4, 8
 
 
