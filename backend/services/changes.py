@@ -36,6 +36,11 @@ def queue_changes(
     return QueueChanges(cursor=cursor, changes=changes, more=more)
 
 
+#: A waiting long-poll looks again this often even if nothing woke it (another process
+#: may have written: wake-ups reach only this process's followers).
+RECHECK_SECONDS = 1.0
+
+
 async def wait_for_changes(
     state: AppState, *, supervisor: Supervisor, after: int | None, limit: int, wait: float
 ) -> QueueChanges:
@@ -51,5 +56,5 @@ async def wait_for_changes(
             return result
         # Changes outside the reader's groups move the cursor without waking them.
         after = result.cursor
-        await state.notifier.wait_any(min(1.0, remaining))
+        await state.notifier.wait_any(min(RECHECK_SECONDS, remaining))
         await asyncio.sleep(0)
